@@ -1,0 +1,14 @@
+//! Rust core of alembic-git-revisions-rs.
+//!
+//! Derives Alembic `down_revision` chains from git history, reproducing
+//! `alembic-git-revisions` 13 exactly. Every module here is plain Rust on plain data;
+//! the only pyo3 code lives in `bindings`, compiled with the `python` feature.
+
+pub mod chain;
+pub mod history;
+pub mod parser;
+pub mod topo;
+pub mod versions;
+
+#[cfg(feature = "python")]
+mod bindings;
