@@ -4,6 +4,7 @@
 //! `alembic-git-revisions` 13 exactly. Every module here is plain Rust on plain data;
 //! the only pyo3 code lives in `bindings`, compiled with the `python` feature.
 
+pub mod analysis;
 pub mod chain;
 pub mod history;
 pub mod parser;

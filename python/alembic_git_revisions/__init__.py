@@ -1,0 +1,72 @@
+"""Alembic migration chaining derived from git history, computed in Rust.
+
+A drop-in replacement for ``alembic-git-revisions``: migrations stop hardcoding
+their parent and write::
+
+    from alembic_git_revisions import get_down_revision
+
+    revision = "5c9eb899ede0"
+    down_revision = get_down_revision(revision)
+
+The parent is the migration whose file was added to git just before, so two
+branches that each add a migration no longer leave Alembic with two heads.
+Where git is absent (Docker images, shallow clones), ship the chain as a file::
+
+    alembic-git-revisions path/to/versions
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from alembic_git_revisions._chain import (
+    CHAIN_FILENAME,
+    MigrationFile,
+    build_chain,
+    generate_chain_file,
+    get_down_revision,
+    parse_versions_dir,
+)
+from alembic_git_revisions._core import (
+    ChainError,
+    ChainFileError,
+    GitHistoryError,
+    InternalError,
+    MigrationFileError,
+    MigrationFileReadError,
+    NotAGitRepositoryError,
+    RevisionNotFoundError,
+    ShallowCloneError,
+)
+
+try:
+    __version__ = version("alembic-git-revisions-rs")
+except PackageNotFoundError:  # running from a source tree without an install
+    from alembic_git_revisions._core import __version__
+
+
+def _cli() -> None:
+    """Console entry point kept under the reference's name."""
+    from alembic_git_revisions.cli import main
+
+    raise SystemExit(main())
+
+
+__all__ = [
+    "CHAIN_FILENAME",
+    "ChainError",
+    "ChainFileError",
+    "GitHistoryError",
+    "InternalError",
+    "MigrationFile",
+    "MigrationFileError",
+    "MigrationFileReadError",
+    "NotAGitRepositoryError",
+    "RevisionNotFoundError",
+    "ShallowCloneError",
+    "__version__",
+    "build_chain",
+    "generate_chain_file",
+    "get_down_revision",
+    "parse_versions_dir",
+]

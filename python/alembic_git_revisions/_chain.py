@@ -1,0 +1,391 @@
+"""The public API: derive each dynamic migration's ``down_revision`` from git.
+
+The heavy lifting (history walk, parsing, chain building) happens in the native
+module ``_core``; this module adds the per-process caches, the
+``revision_chain.json`` fallback and the exceptions' context.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import threading
+from typing import Any
+
+from alembic_git_revisions import _core, _pyparse
+
+CHAIN_FILENAME = "revision_chain.json"
+
+StrPath = str | os.PathLike[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationFile:
+    """One migration file of a versions directory, classified.
+
+    * dynamic: ``down_revision = get_down_revision(revision)``; its parent comes
+      from git history.
+    * static: a hardcoded ``down_revision`` (several parents for a merge migration).
+    * hybrid: a static migration whose parent is a dynamic revision; it joins the
+      dynamic order right after that parent.
+
+    ``git_sequence`` is the file's index in its directory's git add order, within one
+    call of :func:`parse_versions_dir`; files that git has never seen share the index
+    one past the last.
+    """
+
+    revision: str
+    filename: str
+    git_sequence: int
+    is_dynamic: bool
+    static_down_revisions: tuple[str, ...]
+
+    @classmethod
+    def from_file(cls, path: pathlib.Path, git_sequence: int) -> MigrationFile:
+        """Parse and classify one migration file with a given ``git_sequence``."""
+        path = pathlib.Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise _core.MigrationFileReadError(
+                f"cannot read migration file {path}: {exc.strerror or exc}"
+            ) from exc
+        revision, is_dynamic, parents = _read_module(path, raw)
+        if revision is None:
+            revision = _revision_from_filename(path)
+        return cls(
+            revision=revision,
+            filename=path.name,
+            git_sequence=git_sequence,
+            is_dynamic=is_dynamic,
+            static_down_revisions=() if is_dynamic else parents,
+        )
+
+
+def _read_module(path: pathlib.Path, raw: bytes) -> tuple[str | None, bool, tuple[str, ...]]:
+    """Decode and parse one module as the analysis does (native parser, CPython fallback)."""
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _core.MigrationFileError(
+            f"Cannot parse migration file {path}: not valid UTF-8 at byte {exc.start}"
+        ) from None
+    source = source.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in source:
+        raise _core.MigrationFileError(
+            f"Cannot parse migration file {path}: the file contains NUL bytes"
+        )
+    outcome = _core.parse_module_source(source, sys.version_info[0], sys.version_info[1])
+    if outcome[0] == "parsed":
+        return outcome[1], outcome[2], tuple(outcome[3])
+    try:
+        return _python_fallback(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        message = str(exc) or f"{type(exc).__name__} (the file is too deeply nested)"
+        raise _core.MigrationFileError(f"Cannot parse migration file {path}: {message}") from exc
+
+
+def _revision_from_filename(path: pathlib.Path) -> str:
+    name = path.name
+    hex_len = 0
+    for char in name:
+        if char in "0123456789abcdef":
+            hex_len += 1
+        else:
+            break
+    if hex_len and name[hex_len : hex_len + 1] == "_":
+        return name[:hex_len]
+    raise _core.MigrationFileError(f"Cannot extract revision from filename: {name!r} ({path})")
+
+
+def _python_fallback(source: str) -> tuple[str | None, bool, tuple[str, ...]]:
+    """Parse one delegated module with CPython's ``ast`` (see ``_pyparse``)."""
+    return _pyparse.read_module_source(source, "<unknown>")
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclasses.dataclass(frozen=True)
+class _Analysis:
+    """What the native core derived for one versions directory."""
+
+    files: list[tuple[str, str, int, bool, list[str], str | None]]
+    chain: dict[str, str | None]
+    unchained: tuple[str, str, list[str]] | None
+
+
+def _analyze(dirs: list[pathlib.Path]) -> list[_Analysis]:
+    rows = _core.analyze([os.fspath(d) for d in dirs], _python_fallback)
+    return [
+        _Analysis(
+            files=[(r, os.fspath(n), s, d, p, c) for (r, n, s, d, p, c) in files],
+            chain=dict(links),
+            unchained=unchained,
+        )
+        for files, links, unchained in rows
+    ]
+
+
+def parse_versions_dir(versions_dir: StrPath) -> list[MigrationFile]:
+    """Every migration of *versions_dir*, classified, in git add order.
+
+    Sorted by ``(git_sequence, filename)``: the order files were first added to git,
+    which is not the chain's order when hybrids are present (see :func:`build_chain`).
+    Git history is always read (never ``revision_chain.json``) and nothing is cached.
+    """
+    (analysis,) = _analyze([pathlib.Path(versions_dir)])
+    return [
+        MigrationFile(
+            revision=revision,
+            filename=filename,
+            git_sequence=sequence,
+            is_dynamic=dynamic,
+            static_down_revisions=tuple(parents),
+        )
+        for revision, filename, sequence, dynamic, parents, _commit in analysis.files
+    ]
+
+
+# --------------------------------------------------------------------------- chain file
+
+
+def _chain_file_of(versions_dir: pathlib.Path) -> pathlib.Path:
+    return versions_dir.parent / CHAIN_FILENAME
+
+
+def _load_chain_file(chain_file: pathlib.Path) -> dict[str, str | None]:
+    """Read and validate a ``revision_chain.json``."""
+    try:
+        text = chain_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _core.ChainFileError(f"{chain_file} is not UTF-8 text; regenerate it") from None
+    except OSError as exc:
+        raise _core.MigrationFileReadError(
+            f"cannot read {chain_file}: {exc.strerror or exc}"
+        ) from exc
+    if not text.strip():
+        raise _core.ChainFileError(
+            f"{chain_file} is empty; regenerate it with: alembic-git-revisions "
+            f"{chain_file.parent / 'versions'}"
+        )
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _core.ChainFileError(
+            f"{chain_file} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}); it may be truncated. Regenerate it"
+        ) from None
+    if not isinstance(data, dict):
+        raise _core.ChainFileError(
+            f"{chain_file} must hold a JSON object mapping revision to down_revision, "
+            f"not a {type(data).__name__}"
+        )
+    for key, value in data.items():
+        if not isinstance(value, str) and value is not None:
+            raise _core.ChainFileError(
+                f"{chain_file}: the down_revision of {key!r} must be a string or null, "
+                f"not {json.dumps(value)[:40]}"
+            )
+    return data
+
+
+def _write_chain_file(chain_file: pathlib.Path, chain: dict[str, str | None]) -> None:
+    """Write atomically: a temp file in the same directory, then a rename."""
+    payload = json.dumps(chain, indent=2, sort_keys=True) + "\n"
+    handle, temp = tempfile.mkstemp(prefix=f".{CHAIN_FILENAME}.", dir=chain_file.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            out.write(payload)
+        os.chmod(temp, 0o644)
+        os.replace(temp, chain_file)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --------------------------------------------------------------------------- chains
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resolved:
+    """A versions directory's chain and where it came from."""
+
+    versions_dir: pathlib.Path
+    chain: dict[str, str | None]
+    chain_file: pathlib.Path | None
+    unchained: tuple[str, str, list[str]] | None
+
+
+class _ChainCache:
+    """Per-process cache of resolved chains, built at most once per directory."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_dir: dict[Any, _Resolved] = {}
+        self._building: dict[Any, threading.Lock] = {}
+        # co_filename of a calling migration -> its directory's chain, for the
+        # get_down_revision fast path.
+        self.by_caller: dict[str, dict[str, str | None]] = {}
+
+    def get(self, versions_dir: Any) -> _Resolved:
+        resolved = self._by_dir.get(versions_dir)
+        if resolved is not None:
+            return resolved
+        with self._lock:
+            gate = self._building.setdefault(versions_dir, threading.Lock())
+        with gate:
+            resolved = self._by_dir.get(versions_dir)
+            if resolved is None:
+                resolved = _resolve(pathlib.Path(versions_dir))
+                self._by_dir[versions_dir] = resolved
+        return resolved
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_dir.clear()
+            self._building.clear()
+            self.by_caller.clear()
+
+
+_CACHE = _ChainCache()
+
+
+def _resolve(versions_dir: pathlib.Path) -> _Resolved:
+    chain_file = _chain_file_of(versions_dir)
+    if chain_file.exists():
+        return _Resolved(versions_dir, _load_chain_file(chain_file), chain_file, None)
+    try:
+        (analysis,) = _analyze([versions_dir])
+    except _core.NotAGitRepositoryError as exc:
+        raise _core.NotAGitRepositoryError(
+            f"{exc} and {chain_file} does not exist. Generate it from a full clone with: "
+            f"alembic-git-revisions {versions_dir}"
+        ) from None
+    except _core.ShallowCloneError as exc:
+        raise _core.ShallowCloneError(f"{exc}; {chain_file} does not exist") from None
+    return _Resolved(versions_dir, analysis.chain, None, analysis.unchained)
+
+
+class _CachedBuildChain:
+    """``build_chain`` with the ``cache_clear()`` of ``functools.cache``."""
+
+    def __call__(self, versions_dir: StrPath) -> dict[str, str | None]:
+        """The revision chain of *versions_dir*: ``{revision: down_revision}``.
+
+        A ``revision_chain.json`` beside the directory wins over git (it is what
+        Docker images and shallow CI clones ship). Built once per directory per
+        process; ``build_chain.cache_clear()`` forgets. A ``None`` parent marks the
+        first migration of a history that has no static migration.
+        """
+        return _CACHE.get(versions_dir).chain
+
+    @staticmethod
+    def cache_clear() -> None:
+        """Forget every chain built so far in this process."""
+        _CACHE.clear()
+
+
+build_chain: _CachedBuildChain = _CachedBuildChain()
+
+_PACKAGE_DIRS = frozenset(
+    {pathlib.Path(__file__).absolute().parent, pathlib.Path(__file__).resolve().parent}
+)
+
+
+def _discover_versions_dir(frame: Any) -> pathlib.Path:
+    """The directory of the first caller outside this package (the migration file)."""
+    while frame is not None:
+        directory = pathlib.Path(frame.f_code.co_filename).absolute().parent
+        if directory not in _PACKAGE_DIRS:
+            return directory
+        frame = frame.f_back
+    raise RuntimeError(
+        "Cannot auto-discover versions directory: no caller outside alembic_git_revisions "
+        "was found on the call stack; pass versions_dir explicitly."
+    )
+
+
+def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str | None:
+    """The ``down_revision`` of *revision*, derived from git history.
+
+    Without *versions_dir*, the directory of the calling migration file is used, so a
+    migration just writes ``down_revision = get_down_revision(revision)``.
+    """
+    if versions_dir is None:
+        caller = sys._getframe(1)
+        chain = _CACHE.by_caller.get(caller.f_code.co_filename)
+        if chain is not None and revision in chain:
+            return chain[revision]
+        directory = _discover_versions_dir(caller)
+        resolved = _CACHE.get(directory)
+        filename = caller.f_code.co_filename
+        if os.path.isabs(filename) and pathlib.Path(filename).parent == directory:
+            _CACHE.by_caller[filename] = resolved.chain
+    else:
+        resolved = _CACHE.get(versions_dir)
+    try:
+        return resolved.chain[revision]
+    except KeyError:
+        raise _core.RevisionNotFoundError(_not_found_message(revision, resolved)) from None
+
+
+def _not_found_message(revision: str, resolved: _Resolved) -> str:
+    if resolved.chain_file is not None:
+        return (
+            f"Revision {revision!r} is not in {resolved.chain_file}, which holds "
+            f"{len(resolved.chain)} revisions: the file is stale. Regenerate it with: "
+            f"alembic-git-revisions {resolved.versions_dir}"
+        )
+    if resolved.unchained is not None and resolved.unchained[0] == revision:
+        _, why, heads = resolved.unchained
+        if why == "multiple-static-heads":
+            return (
+                f"Revision {revision!r} is the first dynamic migration of "
+                f"{resolved.versions_dir}, but the hardcoded migrations there have "
+                f"{len(heads)} heads ({', '.join(heads)}), so where the dynamic chain "
+                "starts is ambiguous. Add a merge migration joining those heads."
+            )
+        return (
+            f"Revision {revision!r} is the first dynamic migration of "
+            f"{resolved.versions_dir}, but no hardcoded migration there is a head (their "
+            "parents live elsewhere), so it has no parent to chain to. Give it a "
+            "hardcoded down_revision."
+        )
+    return (
+        f"Revision {revision!r} not found in the migration chain of "
+        f"{resolved.versions_dir} ({len(resolved.chain)} dynamic revisions). Is the "
+        "migration a dynamic one (down_revision = get_down_revision(revision)) living "
+        "in that directory?"
+    )
+
+
+def generate_chain_file(versions_dir: StrPath) -> None:
+    """Write ``revision_chain.json`` beside *versions_dir*, derived from git history.
+
+    Run it where the full history is available (CI, before building a Docker image)
+    so that environments without git read the chain from the file. The write is
+    atomic: concurrent runs leave one complete file.
+    """
+    versions_dir = pathlib.Path(versions_dir)
+    (analysis,) = _analyze([versions_dir])
+    chain_file = _chain_file_of(versions_dir)
+    _write_chain_file(chain_file, analysis.chain)
+    print(f"Generated {chain_file} with {len(analysis.chain)} revisions")
+
+
+__all__ = [
+    "CHAIN_FILENAME",
+    "MigrationFile",
+    "build_chain",
+    "generate_chain_file",
+    "get_down_revision",
+    "parse_versions_dir",
+]

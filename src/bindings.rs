@@ -1,0 +1,302 @@
+//! The Python binding: converts between Python objects and the core's plain data,
+//! and maps every core error to a Python exception in one place.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+
+use crate::analysis::{self, AnalysisError, DirAnalysis, Request};
+use crate::chain::Unchained;
+use crate::history::HistoryError;
+use crate::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
+use crate::versions::{Fallback, VersionsError};
+
+pyo3::create_exception!(
+    _core,
+    GitHistoryError,
+    PyRuntimeError,
+    "Git history cannot be read, so no chain can be derived from it."
+);
+pyo3::create_exception!(
+    _core,
+    NotAGitRepositoryError,
+    GitHistoryError,
+    "The versions directory is not inside a git repository."
+);
+pyo3::create_exception!(
+    _core,
+    ShallowCloneError,
+    GitHistoryError,
+    "The repository is a shallow clone: its history is incomplete."
+);
+pyo3::create_exception!(
+    _core,
+    MigrationFileError,
+    PyValueError,
+    "A migration file cannot be parsed or carries no revision id."
+);
+pyo3::create_exception!(
+    _core,
+    MigrationFileReadError,
+    PyOSError,
+    "A versions directory or migration file cannot be read."
+);
+pyo3::create_exception!(
+    _core,
+    ChainError,
+    PyValueError,
+    "The migrations cannot be chained (duplicate revision ids, cyclic parents)."
+);
+pyo3::create_exception!(
+    _core,
+    ChainFileError,
+    PyValueError,
+    "revision_chain.json is unreadable, malformed or stale."
+);
+pyo3::create_exception!(
+    _core,
+    RevisionNotFoundError,
+    PyValueError,
+    "A revision is not part of the derived chain."
+);
+pyo3::create_exception!(
+    _core,
+    InternalError,
+    PyRuntimeError,
+    "A bug in alembic-git-revisions-rs; please report it."
+);
+
+/// The one place core errors become Python exceptions.
+fn to_py_err(error: AnalysisError) -> PyErr {
+    let message = error.to_string();
+    match error {
+        AnalysisError::History(HistoryError::NotARepository { .. }) => {
+            NotAGitRepositoryError::new_err(message)
+        }
+        AnalysisError::History(HistoryError::Shallow { .. }) => ShallowCloneError::new_err(message),
+        AnalysisError::History(HistoryError::Interrupted) => {
+            pyo3::exceptions::PyKeyboardInterrupt::new_err(message)
+        }
+        AnalysisError::History(_) => GitHistoryError::new_err(message),
+        AnalysisError::Versions(VersionsError::ListDir { .. } | VersionsError::Read { .. }) => {
+            MigrationFileReadError::new_err(message)
+        }
+        AnalysisError::Versions(_) => MigrationFileError::new_err(message),
+        AnalysisError::Chain { .. } => ChainError::new_err(message),
+    }
+}
+
+/// Run `body`, turning a panic into `InternalError` instead of letting it cross into
+/// Python as a `PanicException`.
+fn guarded<T>(what: &str, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(InternalError::new_err(format!(
+                "internal error in alembic-git-revisions-rs while {what}: {detail}. \
+                 Please report this at the project's issue tracker."
+            )))
+        }
+    }
+}
+
+/// Delegated files go to a Python callable: `fallback(source) -> (revision | None,
+/// is_dynamic, parents)`, raising for a file Python cannot parse.
+struct PyFallback {
+    callable: Py<PyAny>,
+}
+
+impl Fallback for PyFallback {
+    fn parse(&self, _path: &Path, source: &str) -> Result<ModuleInfo, String> {
+        Python::attach(|py| {
+            let outcome = self
+                .callable
+                .bind(py)
+                .call1((source,))
+                .and_then(|value| value.extract::<(Option<String>, bool, Vec<String>)>());
+            match outcome {
+                Ok((revision, is_dynamic, parents)) => Ok(ModuleInfo {
+                    revision,
+                    down_revision: if is_dynamic {
+                        DownRevision::Dynamic
+                    } else {
+                        DownRevision::Static(parents)
+                    },
+                }),
+                Err(error) => {
+                    let text = error.value(py).to_string();
+                    let kind = error
+                        .get_type(py)
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|_| "error".into());
+                    Err(if text.is_empty() {
+                        format!("{kind} (the file is too large or too deeply nested for Python's parser)")
+                    } else {
+                        text
+                    })
+                }
+            }
+        })
+    }
+}
+
+fn python_version(py: Python<'_>) -> PyVersion {
+    let info = py.version_info();
+    PyVersion {
+        major: info.major,
+        minor: info.minor,
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+type FileRow = (String, PathBuf, u32, bool, Vec<String>, Option<String>);
+type DirRow = (Vec<FileRow>, Vec<(String, Option<String>)>, Option<(String, String, Vec<String>)>);
+
+fn dir_row(analysis: DirAnalysis) -> DirRow {
+    let files = analysis
+        .files
+        .into_iter()
+        .zip(analysis.first_add_commits)
+        .map(|(file, commit)| {
+            // Unix file names are bytes; Python sees them through os.fsdecode.
+            let name = PathBuf::from(unsafe_free_os_string(file.filename));
+            (
+                file.revision,
+                name,
+                file.git_sequence,
+                file.is_dynamic,
+                file.static_down_revisions,
+                commit.map(|oid| oid.to_string()),
+            )
+        })
+        .collect();
+    let unchained = analysis.chain.unchained.map(|(revision, why)| match why {
+        Unchained::MultipleStaticHeads(heads) => (revision, "multiple-static-heads".to_owned(), heads),
+        Unchained::NoStaticHead => (revision, "no-static-head".to_owned(), Vec::new()),
+    });
+    (files, analysis.chain.links, unchained)
+}
+
+#[cfg(unix)]
+fn unsafe_free_os_string(bytes: Vec<u8>) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    std::ffi::OsString::from_vec(bytes)
+}
+
+#[cfg(not(unix))]
+fn unsafe_free_os_string(bytes: Vec<u8>) -> std::ffi::OsString {
+    String::from_utf8_lossy(&bytes).into_owned().into()
+}
+
+/// Analyse versions directories: one history walk per repository.
+///
+/// Returns, per directory, `(files, links, unchained)` where `files` rows are
+/// `(revision, filename, git_sequence, is_dynamic, static_parents, first_add_commit)`
+/// in add order.
+#[pyfunction]
+#[pyo3(signature = (dirs, fallback))]
+fn analyze(py: Python<'_>, dirs: Vec<PathBuf>, fallback: Py<PyAny>) -> PyResult<Vec<DirRow>> {
+    guarded("analysing versions directories", || {
+        let request = Request {
+            dirs,
+            python: python_version(py),
+            threads: threads(),
+        };
+        let fallback = PyFallback { callable: fallback };
+        let signal: Mutex<Option<PyErr>> = Mutex::new(None);
+        let interrupted = || {
+            Python::attach(|py| match py.check_signals() {
+                Ok(()) => false,
+                Err(error) => {
+                    if let Ok(mut slot) = signal.lock() {
+                        slot.get_or_insert(error);
+                    }
+                    true
+                }
+            })
+        };
+        let outcome = py.detach(|| analysis::analyze(&request, &fallback, &interrupted));
+        if let Some(error) = signal.into_inner().ok().flatten() {
+            return Err(error);
+        }
+        let analyses = outcome.map_err(to_py_err)?;
+        Ok(analyses.into_iter().map(dir_row).collect())
+    })
+}
+
+/// Parse one module's source with the native parser (used by the equivalence tests).
+///
+/// Returns `("parsed", revision, is_dynamic, parents)` or `("delegate", reason)`.
+#[pyfunction]
+fn parse_module_source<'py>(py: Python<'py>, source: &str, major: u8, minor: u8) -> PyResult<Bound<'py, PyTuple>> {
+    guarded("parsing a module", || {
+        let outcome = parse_on_big_stack(source, PyVersion { major, minor });
+        match outcome {
+            ParseOutcome::Parsed(info) => {
+                let (dynamic, parents) = match info.down_revision {
+                    DownRevision::Dynamic => (true, Vec::new()),
+                    DownRevision::Static(parents) => (false, parents),
+                };
+                let parents = PyTuple::new(py, parents)?;
+                PyTuple::new(
+                    py,
+                    [
+                        PyString::new(py, "parsed").into_any(),
+                        info.revision.into_pyobject(py)?.into_any(),
+                        dynamic.into_pyobject(py)?.to_owned().into_any(),
+                        parents.into_any(),
+                    ],
+                )
+            }
+            ParseOutcome::Delegate(reason) => PyTuple::new(
+                py,
+                [
+                    PyString::new(py, "delegate").into_any(),
+                    PyString::new(py, &reason.to_string()).into_any(),
+                ],
+            ),
+        }
+    })
+}
+
+fn parse_on_big_stack(source: &str, python: PyVersion) -> ParseOutcome {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(parser::PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parser::parse_module(source, python))
+            .ok()
+            .and_then(|handle| handle.join().ok())
+            .unwrap_or(ParseOutcome::Delegate(parser::DelegateReason::TooDeeplyNested))
+    })
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_function(wrap_pyfunction!(analyze, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_module_source, m)?)?;
+    m.add("GitHistoryError", py.get_type::<GitHistoryError>())?;
+    m.add("NotAGitRepositoryError", py.get_type::<NotAGitRepositoryError>())?;
+    m.add("ShallowCloneError", py.get_type::<ShallowCloneError>())?;
+    m.add("MigrationFileError", py.get_type::<MigrationFileError>())?;
+    m.add("MigrationFileReadError", py.get_type::<MigrationFileReadError>())?;
+    m.add("ChainError", py.get_type::<ChainError>())?;
+    m.add("ChainFileError", py.get_type::<ChainFileError>())?;
+    m.add("RevisionNotFoundError", py.get_type::<RevisionNotFoundError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
