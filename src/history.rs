@@ -5,14 +5,16 @@
 //! binary is involved. Only commits and trees are read, never blobs, so a partial
 //! clone made with `--filter=blob:none` works.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use git2::{ErrorClass, ErrorCode, ObjectType, Odb, Oid, Repository, RepositoryOpenFlags};
 use thiserror::Error;
 
+use crate::pack::{self, PackReader, PackSet};
 use crate::topo::{self, TopoError};
 
 /// Deepest tree nesting followed, as git's own `core.maxTreeDepth` default.
@@ -127,9 +129,11 @@ pub enum HistoryError {
 /// repository, following a `.git` file to a linked worktree or submodule.
 pub fn discover(dir: &Path) -> Result<Repository, HistoryError> {
     let result = match std::env::var_os("GIT_DIR") {
-        Some(git_dir) if !git_dir.is_empty() => {
-            Repository::open_ext(dir.join(git_dir), RepositoryOpenFlags::NO_SEARCH, &[] as &[&Path])
-        }
+        Some(git_dir) if !git_dir.is_empty() => Repository::open_ext(
+            dir.join(git_dir),
+            RepositoryOpenFlags::NO_SEARCH,
+            &[] as &[&Path],
+        ),
         _ => {
             let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
                 .map(|value| std::env::split_paths(&value).collect())
@@ -286,14 +290,39 @@ fn replace_map(repo: &Repository) -> HashMap<Oid, Oid> {
 /// Reads commits and trees from one object database, applying replace refs.
 struct ObjectReader<'r> {
     odb: Odb<'r>,
+    packs: RefCell<PackReader>,
     replace: &'r HashMap<Oid, Oid>,
     git_dir: &'r Path,
     partial_clone: bool,
 }
 
 impl<'r> ObjectReader<'r> {
-    fn read(&self, oid: Oid, kind: &'static str, want: ObjectType) -> Result<Vec<u8>, HistoryError> {
+    fn read(
+        &self,
+        oid: Oid,
+        kind: &'static str,
+        want: ObjectType,
+    ) -> Result<Arc<[u8]>, HistoryError> {
         let actual = self.replace.get(&oid).copied().unwrap_or(oid);
+        let packed = self
+            .packs
+            .borrow_mut()
+            .read(&actual)
+            .map_err(|error| self.corrupt(kind, actual, &error.to_string()))?;
+        if let Some((found, data)) = packed {
+            let expected = match want {
+                ObjectType::Commit => pack::Kind::Commit,
+                _ => pack::Kind::Tree,
+            };
+            if found != expected {
+                return Err(self.corrupt(
+                    kind,
+                    actual,
+                    &format!("expected a {kind}, found a {found:?}"),
+                ));
+            }
+            return Ok(data);
+        }
         let object = self.odb.read(actual).map_err(|error| {
             if error.code() == ErrorCode::NotFound {
                 HistoryError::MissingObject {
@@ -317,14 +346,13 @@ impl<'r> ObjectReader<'r> {
             }
         })?;
         if object.kind() != want {
-            return Err(HistoryError::Corrupt {
-                git_dir: self.git_dir.to_path_buf(),
+            return Err(self.corrupt(
                 kind,
-                oid: actual,
-                detail: format!("expected a {kind}, found {}", object.kind().str()),
-            });
+                actual,
+                &format!("expected a {kind}, found {}", object.kind().str()),
+            ));
         }
-        Ok(object.data().to_vec())
+        Ok(object.data().into())
     }
 
     fn corrupt(&self, kind: &'static str, oid: Oid, detail: &str) -> HistoryError {
@@ -346,18 +374,23 @@ impl<'r> ObjectReader<'r> {
                 break;
             }
             if let Some(hex) = line.strip_prefix(b"tree ") {
-                tree = Some(parse_hex_oid(hex).ok_or_else(|| self.corrupt("commit", oid, "bad tree line"))?);
+                tree = Some(
+                    parse_hex_oid(hex)
+                        .ok_or_else(|| self.corrupt("commit", oid, "bad tree line"))?,
+                );
             } else if let Some(hex) = line.strip_prefix(b"parent ") {
-                parents.push(parse_hex_oid(hex).ok_or_else(|| self.corrupt("commit", oid, "bad parent line"))?);
+                parents.push(
+                    parse_hex_oid(hex)
+                        .ok_or_else(|| self.corrupt("commit", oid, "bad parent line"))?,
+                );
             }
         }
         let tree = tree.ok_or_else(|| self.corrupt("commit", oid, "no tree line"))?;
         Ok((tree, parents))
     }
 
-    fn tree(&self, oid: Oid) -> Result<Vec<TreeEntry>, HistoryError> {
-        let data = self.read(oid, "tree", ObjectType::Tree)?;
-        parse_tree(&data).ok_or_else(|| self.corrupt("tree", oid, "malformed tree entries"))
+    fn tree(&self, oid: Oid) -> Result<Arc<[u8]>, HistoryError> {
+        self.read(oid, "tree", ObjectType::Tree)
     }
 }
 
@@ -370,20 +403,20 @@ fn parse_hex_oid(hex: &[u8]) -> Option<Oid> {
 
 /// One entry of a tree object.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct TreeEntry {
+struct TreeEntry<'a> {
     mode: u32,
-    name: Vec<u8>,
+    name: &'a [u8],
     oid: Oid,
 }
 
-impl TreeEntry {
+impl TreeEntry<'_> {
     fn is_tree(&self) -> bool {
         self.mode & 0o170000 == 0o040000
     }
 }
 
 /// Parse raw tree bytes: repeated `<octal mode> <name>\0<20-byte id>`.
-fn parse_tree(mut data: &[u8]) -> Option<Vec<TreeEntry>> {
+fn parse_tree(mut data: &[u8]) -> Option<Vec<TreeEntry<'_>>> {
     let mut entries = Vec::new();
     while !data.is_empty() {
         let space = data.iter().position(|&b| b == b' ')?;
@@ -396,7 +429,7 @@ fn parse_tree(mut data: &[u8]) -> Option<Vec<TreeEntry>> {
         }
         let rest = &data[space + 1..];
         let nul = rest.iter().position(|&b| b == 0)?;
-        let name = rest[..nul].to_vec();
+        let name = &rest[..nul];
         let id = rest.get(nul + 1..nul + 21)?;
         let oid = Oid::from_bytes(id).ok()?;
         if name.is_empty() {
@@ -428,7 +461,8 @@ fn base_name_cmp(a: &TreeEntry, b: &TreeEntry) -> std::cmp::Ordering {
 /// Load every commit reachable from `tip` (node 0), reading commit headers only.
 pub fn load_graph(repo: &Repository, tip: Oid) -> Result<CommitGraph, HistoryError> {
     let replace = replace_map(repo);
-    let reader = reader_for(repo, &replace)?;
+    let packs = open_packs(repo)?;
+    let reader = reader_for(repo, &replace, &packs)?;
     let mut graph = CommitGraph::default();
     let mut index: HashMap<Oid, u32> = HashMap::new();
     let mut pending_parents: Vec<Vec<Oid>> = Vec::new();
@@ -455,7 +489,11 @@ pub fn load_graph(repo: &Repository, tip: Oid) -> Result<CommitGraph, HistoryErr
     Ok(graph)
 }
 
-fn reader_for<'r>(repo: &'r Repository, replace: &'r HashMap<Oid, Oid>) -> Result<ObjectReader<'r>, HistoryError> {
+fn reader_for<'r>(
+    repo: &'r Repository,
+    replace: &'r HashMap<Oid, Oid>,
+    packs: &Arc<PackSet>,
+) -> Result<ObjectReader<'r>, HistoryError> {
     let odb = repo.odb().map_err(|source| HistoryError::Git {
         git_dir: repo.path().to_path_buf(),
         action: "opening the object database",
@@ -463,9 +501,20 @@ fn reader_for<'r>(repo: &'r Repository, replace: &'r HashMap<Oid, Oid>) -> Resul
     })?;
     Ok(ObjectReader {
         odb,
+        packs: RefCell::new(PackReader::new(Arc::clone(packs))),
         replace,
         git_dir: repo.path(),
         partial_clone: is_partial_clone(repo),
+    })
+}
+
+/// Map the repository's pack files (shared by every worker).
+fn open_packs(repo: &Repository) -> Result<Arc<PackSet>, HistoryError> {
+    PackSet::open(&repo.commondir().join("objects")).map_err(|error| HistoryError::Corrupt {
+        git_dir: repo.path().to_path_buf(),
+        kind: "pack",
+        oid: Oid::ZERO_SHA1,
+        detail: error.to_string(),
     })
 }
 
@@ -500,7 +549,10 @@ pub fn py_basename(path: &[u8]) -> Option<&[u8]> {
         path
     } else {
         let start = path.iter().position(|&b| b != b' ').unwrap_or(path.len());
-        let end = path.iter().rposition(|&b| b != b' ').map_or(start, |i| i + 1);
+        let end = path
+            .iter()
+            .rposition(|&b| b != b' ')
+            .map_or(start, |i| i + 1);
         &path[start..end]
     };
     if !line.ends_with(b".py") {
@@ -530,10 +582,16 @@ fn added_py(
     if depth > MAX_TREE_DEPTH {
         return Err(reader.corrupt("tree", new, "trees nested deeper than core.maxTreeDepth"));
     }
-    let new_entries = reader.tree(new)?;
-    let old_entries = match old {
-        Some(old) => reader.tree(old)?,
-        None => Vec::new(),
+    let new_data = reader.tree(new)?;
+    let old_data = match old {
+        Some(old) => Some(reader.tree(old)?),
+        None => None,
+    };
+    let malformed = |oid: Oid| reader.corrupt("tree", oid, "malformed tree entries");
+    let new_entries = parse_tree(&new_data).ok_or_else(|| malformed(new))?;
+    let old_entries = match (&old_data, old) {
+        (Some(data), Some(oid)) => parse_tree(data).ok_or_else(|| malformed(oid))?,
+        _ => Vec::new(),
     };
     let mut old_iter = old_entries.iter().peekable();
     for entry in &new_entries {
@@ -551,13 +609,20 @@ fn added_py(
             }
         }
         let base_len = prefix.len();
-        prefix.extend_from_slice(&entry.name);
+        prefix.extend_from_slice(entry.name);
         let result = match matched {
             Some(old_entry) if old_entry.oid == entry.oid && old_entry.mode == entry.mode => Ok(()),
             Some(old_entry) if entry.is_tree() => {
                 // Both sides are trees here: base_name_cmp only matches like with like.
                 prefix.push(b'/');
-                added_py(reader, Some(old_entry.oid), entry.oid, prefix, out, depth + 1)
+                added_py(
+                    reader,
+                    Some(old_entry.oid),
+                    entry.oid,
+                    prefix,
+                    out,
+                    depth + 1,
+                )
             }
             Some(_) => Ok(()),
             None if entry.is_tree() => {
@@ -601,7 +666,9 @@ pub fn commit_adds(
         .map(|&node| known.get(&graph.ids[node as usize]).cloned())
         .collect();
     let todo: Vec<usize> = (0..order.len())
-        .filter(|&position| results[position].is_none() && graph.parents[order[position] as usize].len() <= 1)
+        .filter(|&position| {
+            results[position].is_none() && graph.parents[order[position] as usize].len() <= 1
+        })
         .collect();
     for (position, slot) in results.iter_mut().enumerate() {
         if slot.is_none() && graph.parents[order[position] as usize].len() > 1 {
@@ -611,6 +678,7 @@ pub fn commit_adds(
     if !todo.is_empty() {
         let git_dir = repo.path().to_path_buf();
         let replace = replace_map(repo);
+        let packs = open_packs(repo)?;
         let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
         let failure: Mutex<Option<HistoryError>> = Mutex::new(None);
@@ -618,7 +686,7 @@ pub fn commit_adds(
         let workers = threads.clamp(1, 16).min(todo.len().div_ceil(BATCH).max(1));
         let work = |own_repo: Repository| {
             let outcome = (|| -> Result<(), HistoryError> {
-                let reader = reader_for(&own_repo, &replace)?;
+                let reader = reader_for(&own_repo, &replace, &packs)?;
                 let mut local = Vec::new();
                 let mut prefix = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
@@ -628,7 +696,9 @@ pub fn commit_adds(
                     }
                     for &position in &todo[start..(start + BATCH).min(todo.len())] {
                         let node = order[position] as usize;
-                        let old = graph.parents[node].first().map(|&p| graph.trees[p as usize]);
+                        let old = graph.parents[node]
+                            .first()
+                            .map(|&p| graph.trees[p as usize]);
                         let mut adds = Vec::new();
                         prefix.clear();
                         added_py(&reader, old, graph.trees[node], &mut prefix, &mut adds, 0)?;
@@ -651,11 +721,13 @@ pub fn commit_adds(
         // thread only waits, polling for interruption.
         let mut repos = Vec::with_capacity(workers);
         for _ in 0..workers {
-            repos.push(Repository::open(&git_dir).map_err(|source| HistoryError::Git {
-                git_dir: git_dir.clone(),
-                action: "opening the repository for a worker",
-                source,
-            })?);
+            repos.push(
+                Repository::open(&git_dir).map_err(|source| HistoryError::Git {
+                    git_dir: git_dir.clone(),
+                    action: "opening the repository for a worker",
+                    source,
+                })?,
+            );
         }
         std::thread::scope(|scope| {
             let mut handles = Vec::with_capacity(workers);
@@ -731,10 +803,10 @@ pub fn first_adds<'n>(adds: &CommitAdds, names: &HashSet<&'n [u8]>) -> HashMap<&
 mod tests {
     use super::*;
 
-    fn entry(mode: u32, name: &str) -> TreeEntry {
+    fn entry(mode: u32, name: &str) -> TreeEntry<'_> {
         TreeEntry {
             mode,
-            name: name.as_bytes().to_vec(),
+            name: name.as_bytes(),
             oid: Oid::ZERO_SHA1,
         }
     }
@@ -742,11 +814,26 @@ mod tests {
     #[test]
     fn trees_sort_as_if_ending_in_slash() {
         use std::cmp::Ordering::*;
-        assert_eq!(base_name_cmp(&entry(0o100644, "a.py"), &entry(0o040000, "a")), Less);
-        assert_eq!(base_name_cmp(&entry(0o040000, "a"), &entry(0o100644, "a-b")), Greater);
-        assert_eq!(base_name_cmp(&entry(0o100644, "a"), &entry(0o040000, "a")), Less);
-        assert_eq!(base_name_cmp(&entry(0o100644, "a"), &entry(0o120000, "a")), Equal);
-        assert_eq!(base_name_cmp(&entry(0o160000, "a"), &entry(0o100644, "a")), Equal);
+        assert_eq!(
+            base_name_cmp(&entry(0o100644, "a.py"), &entry(0o040000, "a")),
+            Less
+        );
+        assert_eq!(
+            base_name_cmp(&entry(0o040000, "a"), &entry(0o100644, "a-b")),
+            Greater
+        );
+        assert_eq!(
+            base_name_cmp(&entry(0o100644, "a"), &entry(0o040000, "a")),
+            Less
+        );
+        assert_eq!(
+            base_name_cmp(&entry(0o100644, "a"), &entry(0o120000, "a")),
+            Equal
+        );
+        assert_eq!(
+            base_name_cmp(&entry(0o160000, "a"), &entry(0o100644, "a")),
+            Equal
+        );
     }
 
     #[test]
@@ -758,7 +845,10 @@ mod tests {
         // The reference strips the line: a trailing space still counts as `.py`.
         assert_eq!(py_basename(b"x.py "), Some(&b"x.py"[..]));
         // Quoted by git: kept under the real name (a documented difference).
-        assert_eq!(py_basename("d/\u{e9}t\u{e9}.py".as_bytes()), Some("\u{e9}t\u{e9}.py".as_bytes()));
+        assert_eq!(
+            py_basename("d/\u{e9}t\u{e9}.py".as_bytes()),
+            Some("\u{e9}t\u{e9}.py".as_bytes())
+        );
         assert_eq!(py_basename(b"d/"), None);
     }
 
@@ -785,8 +875,20 @@ mod tests {
         ];
         let names: HashSet<&[u8]> = [&b"a.py"[..], b"b.py", b"z.py"].into_iter().collect();
         let found = first_adds(&adds, &names);
-        assert_eq!(found[&b"b.py"[..]], FirstAdd { position: 0, index: 0 });
-        assert_eq!(found[&b"a.py"[..]], FirstAdd { position: 1, index: 0 });
+        assert_eq!(
+            found[&b"b.py"[..]],
+            FirstAdd {
+                position: 0,
+                index: 0
+            }
+        );
+        assert_eq!(
+            found[&b"a.py"[..]],
+            FirstAdd {
+                position: 1,
+                index: 0
+            }
+        );
         assert!(!found.contains_key(&b"z.py"[..]));
     }
 }

@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod chain;
 pub mod history;
+pub mod pack;
 pub mod parser;
 pub mod topo;
 pub mod versions;

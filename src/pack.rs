@@ -1,0 +1,464 @@
+//! A reader for objects in pack files, with a delta cache.
+//!
+//! libgit2 caches only the deepest base of a delta chain, so reading the trees of
+//! every commit re-applies whole chains (up to `pack.depth`, 50 by default) for each
+//! object. git itself keeps every intermediate base (`delta_base_cache`); this reader
+//! does the same, keyed by pack offset. Objects it cannot find (loose objects,
+//! alternates) are left to libgit2 by the caller.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use flate2::{Decompress, FlushDecompress, Status};
+use git2::Oid;
+use memmap2::Mmap;
+use thiserror::Error;
+
+/// Bytes of resolved objects kept per reader before the cache is emptied.
+const CACHE_BUDGET_BYTES: usize = 192 << 20;
+/// Longest delta chain followed, far above git's own `pack.depth` limits.
+const MAX_CHAIN: usize = 10_000;
+
+/// Errors of reading packs.
+#[derive(Debug, Error)]
+pub enum PackError {
+    /// A pack or index file cannot be opened or mapped.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A pack or index file is malformed.
+    #[error("{path} is corrupt: {detail}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Object kinds as stored in a pack entry header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A commit.
+    Commit,
+    /// A tree.
+    Tree,
+    /// A blob.
+    Blob,
+    /// An annotated tag.
+    Tag,
+}
+
+struct PackFile {
+    pack_path: PathBuf,
+    idx: Mmap,
+    pack: Mmap,
+    count: usize,
+    /// Where the 20-byte ids start in `idx`.
+    names: usize,
+    offsets32: usize,
+    offsets64: usize,
+}
+
+fn be32(data: &[u8], at: usize) -> Option<u32> {
+    data.get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+impl PackFile {
+    fn open(idx_path: &Path) -> Result<Self, PackError> {
+        let pack_path = idx_path.with_extension("pack");
+        let map = |path: &Path| -> Result<Mmap, PackError> {
+            let file = File::open(path).map_err(|source| PackError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            // SAFETY: pack and index files are immutable once written (git writes
+            // them under temporary names and renames them into place).
+            unsafe { Mmap::map(&file) }.map_err(|source| PackError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let idx = map(idx_path)?;
+        let pack = map(&pack_path)?;
+        let corrupt = |detail: &str| PackError::Corrupt {
+            path: idx_path.to_path_buf(),
+            detail: detail.to_owned(),
+        };
+        if idx.get(0..8) != Some(&[0xff, b't', b'O', b'c', 0, 0, 0, 2][..]) {
+            return Err(corrupt("not a version 2 pack index"));
+        }
+        let count = be32(&idx, 8 + 255 * 4).ok_or_else(|| corrupt("truncated fan-out"))? as usize;
+        let names = 8 + 256 * 4;
+        let offsets32 = names + count * 24;
+        let offsets64 = offsets32 + count * 4;
+        if idx.len() < offsets64 + 40 || pack.get(0..4) != Some(&b"PACK"[..]) {
+            return Err(corrupt("truncated index or pack"));
+        }
+        Ok(PackFile {
+            pack_path,
+            idx,
+            pack,
+            count,
+            names,
+            offsets32,
+            offsets64,
+        })
+    }
+
+    fn find(&self, oid: &Oid) -> Option<u64> {
+        let id = oid.as_bytes();
+        let first = usize::from(*id.first()?);
+        let hi = be32(&self.idx, 8 + first * 4)? as usize;
+        let lo = if first == 0 {
+            0
+        } else {
+            be32(&self.idx, 8 + (first - 1) * 4)? as usize
+        };
+        let (mut lo, mut hi) = (lo, hi.min(self.count));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let name = self
+                .idx
+                .get(self.names + mid * 20..self.names + mid * 20 + 20)?;
+            match name.cmp(id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let small = be32(&self.idx, self.offsets32 + mid * 4)?;
+                    if small & 0x8000_0000 == 0 {
+                        return Some(u64::from(small));
+                    }
+                    let at = self.offsets64 + (small & 0x7fff_ffff) as usize * 8;
+                    let bytes = self.idx.get(at..at + 8)?;
+                    let mut raw = [0u8; 8];
+                    raw.copy_from_slice(bytes);
+                    return Some(u64::from_be_bytes(raw));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The pack files of one object directory, shared by all readers.
+pub struct PackSet {
+    packs: Vec<PackFile>,
+}
+
+impl PackSet {
+    /// Map every `*.idx`/`*.pack` pair in `objects_dir/pack`. A directory without
+    /// packs gives an empty set.
+    pub fn open(objects_dir: &Path) -> Result<Arc<Self>, PackError> {
+        let pack_dir = objects_dir.join("pack");
+        let mut packs = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&pack_dir) {
+            let mut paths: Vec<PathBuf> = entries
+                .flatten()
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "idx"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                if path.with_extension("pack").exists() {
+                    packs.push(PackFile::open(&path)?);
+                }
+            }
+        }
+        Ok(Arc::new(PackSet { packs }))
+    }
+}
+
+/// Reads objects from a [`PackSet`], caching resolved delta bases.
+pub struct PackReader {
+    set: Arc<PackSet>,
+    cache: HashMap<(u32, u64), (Kind, Arc<[u8]>)>,
+    cached_bytes: usize,
+    inflater: Decompress,
+}
+
+enum Entry {
+    Base(Kind, Vec<u8>),
+    OfsDelta(u64, Vec<u8>),
+    RefDelta(Oid, Vec<u8>),
+}
+
+impl PackReader {
+    /// A reader with an empty cache.
+    pub fn new(set: Arc<PackSet>) -> Self {
+        PackReader {
+            set,
+            cache: HashMap::new(),
+            cached_bytes: 0,
+            inflater: Decompress::new(true),
+        }
+    }
+
+    /// The object `oid`, if some pack holds it.
+    pub fn read(&mut self, oid: &Oid) -> Result<Option<(Kind, Arc<[u8]>)>, PackError> {
+        for pack in 0..self.set.packs.len() {
+            if let Some(offset) = self.set.packs[pack].find(oid) {
+                return self.resolve(pack, offset).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    fn corrupt(&self, pack: usize, detail: String) -> PackError {
+        PackError::Corrupt {
+            path: self.set.packs[pack].pack_path.clone(),
+            detail,
+        }
+    }
+
+    fn resolve(&mut self, pack: usize, offset: u64) -> Result<(Kind, Arc<[u8]>), PackError> {
+        // Walk down the chain until a cached object or a base, then apply the deltas
+        // back up, caching every intermediate result as git's delta_base_cache does.
+        let mut chain: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut at = offset;
+        let (kind, mut data) = loop {
+            if let Some((kind, data)) = self.cache.get(&(pack as u32, at)) {
+                break (*kind, data.clone());
+            }
+            if chain.len() > MAX_CHAIN {
+                return Err(
+                    self.corrupt(pack, format!("delta chain at offset {offset} is too long"))
+                );
+            }
+            match self.entry(pack, at)? {
+                Entry::Base(kind, data) => {
+                    let data: Arc<[u8]> = data.into();
+                    self.remember(pack, at, kind, &data);
+                    break (kind, data);
+                }
+                Entry::OfsDelta(base, delta) => {
+                    chain.push((at, delta));
+                    at = base;
+                }
+                Entry::RefDelta(base, delta) => {
+                    let Some(base_offset) = self.set.packs[pack].find(&base) else {
+                        return Err(self
+                            .corrupt(pack, format!("delta base {base} is not in the same pack")));
+                    };
+                    chain.push((at, delta));
+                    at = base_offset;
+                }
+            }
+        };
+        while let Some((entry_offset, delta)) = chain.pop() {
+            let applied = apply_delta(&data, &delta)
+                .ok_or_else(|| self.corrupt(pack, format!("bad delta at offset {entry_offset}")))?;
+            data = applied.into();
+            self.remember(pack, entry_offset, kind, &data);
+        }
+        Ok((kind, data))
+    }
+
+    fn remember(&mut self, pack: usize, offset: u64, kind: Kind, data: &Arc<[u8]>) {
+        if self.cached_bytes + data.len() > CACHE_BUDGET_BYTES {
+            self.cache.clear();
+            self.cached_bytes = 0;
+        }
+        self.cached_bytes += data.len();
+        self.cache
+            .insert((pack as u32, offset), (kind, data.clone()));
+    }
+
+    fn entry(&mut self, pack: usize, offset: u64) -> Result<Entry, PackError> {
+        let bytes: &[u8] = &self.set.packs[pack].pack;
+        let mut at =
+            usize::try_from(offset).map_err(|_| self.corrupt(pack, "offset overflow".into()))?;
+        let truncated =
+            |reader: &Self| reader.corrupt(pack, format!("truncated entry at offset {offset}"));
+        let mut byte = *bytes.get(at).ok_or_else(|| truncated(self))?;
+        at += 1;
+        let type_code = (byte >> 4) & 7;
+        let mut size = u64::from(byte & 0x0f);
+        let mut shift = 4;
+        while byte & 0x80 != 0 {
+            byte = *bytes.get(at).ok_or_else(|| truncated(self))?;
+            at += 1;
+            if shift > 60 {
+                return Err(self.corrupt(pack, format!("entry size overflow at offset {offset}")));
+            }
+            size |= u64::from(byte & 0x7f) << shift;
+            shift += 7;
+        }
+        let size = usize::try_from(size).map_err(|_| truncated(self))?;
+        let header = match type_code {
+            1 => Some(Kind::Commit),
+            2 => Some(Kind::Tree),
+            3 => Some(Kind::Blob),
+            4 => Some(Kind::Tag),
+            6 | 7 => None,
+            other => {
+                return Err(self.corrupt(
+                    pack,
+                    format!("unknown entry type {other} at offset {offset}"),
+                ))
+            }
+        };
+        let mut base_offset = 0u64;
+        let mut base_oid = None;
+        if type_code == 6 {
+            let mut c = *bytes.get(at).ok_or_else(|| truncated(self))?;
+            at += 1;
+            let mut distance = u64::from(c & 0x7f);
+            while c & 0x80 != 0 {
+                c = *bytes.get(at).ok_or_else(|| truncated(self))?;
+                at += 1;
+                distance = distance
+                    .checked_add(1)
+                    .and_then(|d| d.checked_mul(128))
+                    .map(|d| d | u64::from(c & 0x7f))
+                    .ok_or_else(|| truncated(self))?;
+            }
+            base_offset = offset
+                .checked_sub(distance)
+                .filter(|_| distance > 0)
+                .ok_or_else(|| {
+                    self.corrupt(pack, format!("bad delta base distance at offset {offset}"))
+                })?;
+        } else if type_code == 7 {
+            let raw = bytes.get(at..at + 20).ok_or_else(|| truncated(self))?;
+            base_oid = Some(Oid::from_bytes(raw).map_err(|_| truncated(self))?);
+            at += 20;
+        }
+        let data = self.inflate(pack, at, size, offset)?;
+        Ok(match (header, base_oid) {
+            (Some(kind), _) => Entry::Base(kind, data),
+            (None, Some(oid)) => Entry::RefDelta(oid, data),
+            (None, None) => Entry::OfsDelta(base_offset, data),
+        })
+    }
+
+    fn inflate(
+        &mut self,
+        pack: usize,
+        at: usize,
+        size: usize,
+        offset: u64,
+    ) -> Result<Vec<u8>, PackError> {
+        let set = Arc::clone(&self.set);
+        let input = set.packs[pack]
+            .pack
+            .get(at..)
+            .ok_or_else(|| self.corrupt(pack, format!("truncated entry at offset {offset}")))?;
+        let mut out = Vec::with_capacity(size);
+        self.inflater.reset(true);
+        let status = self
+            .inflater
+            .decompress_vec(input, &mut out, FlushDecompress::Finish)
+            .map_err(|error| {
+                self.corrupt(pack, format!("zlib error at offset {offset}: {error}"))
+            })?;
+        if out.len() != size || !matches!(status, Status::StreamEnd) {
+            // A full buffer can stop just short of the stream end; one more call with
+            // no room left must then report the end.
+            let mut probe = [0u8; 1];
+            let consumed = self.inflater.total_in() as usize;
+            let tail = input.get(consumed..).unwrap_or(&[]);
+            let more = self
+                .inflater
+                .decompress(tail, &mut probe, FlushDecompress::Finish);
+            if out.len() != size || !matches!(more, Ok(Status::StreamEnd)) {
+                return Err(self.corrupt(
+                    pack,
+                    format!(
+                        "entry at offset {offset} inflates to {} bytes, expected {size}",
+                        out.len()
+                    ),
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn delta_varint(delta: &[u8], at: &mut usize) -> Option<usize> {
+    let mut value = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = *delta.get(*at)?;
+        *at += 1;
+        if shift > 56 {
+            return None;
+        }
+        value |= usize::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+}
+
+/// Apply a git delta (`patch-delta.c`) to `base`.
+pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
+    let mut at = 0;
+    let source_size = delta_varint(delta, &mut at)?;
+    let target_size = delta_varint(delta, &mut at)?;
+    if source_size != base.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(target_size);
+    while at < delta.len() {
+        let op = delta[at];
+        at += 1;
+        if op & 0x80 != 0 {
+            let mut offset = 0usize;
+            let mut size = 0usize;
+            for bit in 0..4 {
+                if op & (1 << bit) != 0 {
+                    offset |= usize::from(*delta.get(at)?) << (8 * bit);
+                    at += 1;
+                }
+            }
+            for bit in 0..3 {
+                if op & (0x10 << bit) != 0 {
+                    size |= usize::from(*delta.get(at)?) << (8 * bit);
+                    at += 1;
+                }
+            }
+            if size == 0 {
+                size = 0x10000;
+            }
+            out.extend_from_slice(base.get(offset..offset.checked_add(size)?)?);
+        } else if op != 0 {
+            let len = usize::from(op);
+            out.extend_from_slice(delta.get(at..at + len)?);
+            at += len;
+        } else {
+            return None;
+        }
+        if out.len() > target_size {
+            return None;
+        }
+    }
+    (out.len() == target_size).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_copy_and_insert() {
+        let base = b"hello world";
+        // sizes 11 -> 11; copy offset 0 size 6 ("hello "), insert "there".
+        let delta = [11, 11, 0x90, 6, 5, b't', b'h', b'e', b'r', b'e'];
+        assert_eq!(apply_delta(base, &delta).unwrap(), b"hello there");
+        // Wrong source size and a zero opcode are rejected.
+        assert_eq!(apply_delta(b"x", &delta), None);
+        assert_eq!(apply_delta(base, &[11, 1, 0]), None);
+        // A copy past the end of the base is rejected, not a panic.
+        assert_eq!(apply_delta(base, &[11, 5, 0x91, 9, 5]), None);
+    }
+}
