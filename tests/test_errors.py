@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 from alembic_git_revisions import (
@@ -161,10 +162,12 @@ def loose_object(repo: Repo, oid: str) -> pathlib.Path:
 
 
 REVS = ["c3", "a1", "e5", "b2"]
+#: Where the persistent cache lives (unset: inside the git directory; "off": nowhere).
+CACHE_ENV = "ALEMBIC_GIT_REVISIONS_CACHE"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> Iterator[None]:
     """Fresh caches; no repository above tmp_path; no inherited git settings."""
     for key in list(os.environ):
         if key.startswith("GIT_"):
@@ -523,9 +526,13 @@ PACKINGS = {
 
 
 @pytest.mark.parametrize("packing", list(PACKINGS.values()), ids=list(PACKINGS))
-def test_pack_layouts(tmp_path: pathlib.Path, packing: list[list[str]]) -> None:
+def test_pack_layouts(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, packing: list[list[str]]
+) -> None:
     """However git packs the history, and into however many packs, the chain is the add
     order."""
+    # Every walk must read the objects, not remember them from the walk before.
+    monkeypatch.setenv(CACHE_ENV, "off")
     revisions = [f"{i:02x}{'ab'[i % 2]}" for i in range(24, 0, -1)]
     repo = Repo(tmp_path / "repo")
     for index, revision in enumerate(revisions):
@@ -896,3 +903,86 @@ def test_no_partial_result_after_a_failure(tmp_path: pathlib.Path) -> None:
         build_chain(repo.versions)
     shutil.move(bad, tmp_path / "moved.py")
     assert build_chain(repo.versions) == linear_chain(REVS)
+
+
+# --------------------------------------------------------------------------- persistent cache
+# A cache can only make a build faster: an unusable, corrupt or outdated cache must give
+# the same chain as no cache at all. (With a build that has no persistent cache these
+# tests hold trivially.)
+
+
+def _cache_files(repo: Repo) -> list[pathlib.Path]:
+    folder = repo.root / ".git" / "alembic-git-revisions"
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
+def test_unusable_cache_folder_is_not_fatal(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = linear_repo(tmp_path / "repo", REVS)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    monkeypatch.setenv(CACHE_ENV, str(blocker / "cache"))
+    assert chain_of(repo.versions) == linear_chain(REVS)
+    assert chain_of(repo.versions) == linear_chain(REVS)
+    assert blocker.read_text() == "not a directory\n"
+
+
+@pytest.mark.parametrize("damage", ["garbled", "truncated", "empty", "directory"])
+def test_damaged_cache_files_are_ignored(tmp_path: pathlib.Path, damage: str) -> None:
+    repo = linear_repo(tmp_path / "repo", REVS)
+    assert chain_of(repo.versions) == linear_chain(REVS)
+    files = _cache_files(repo)
+    if not files:
+        pytest.skip("this build keeps no persistent cache in the git directory")
+    for path in files:
+        data = path.read_bytes()
+        if damage == "garbled":
+            path.write_bytes(bytes(b ^ 0x5A for b in data))
+        elif damage == "truncated":
+            path.write_bytes(data[: len(data) // 2])
+        elif damage == "empty":
+            path.write_bytes(b"")
+        else:
+            path.unlink()
+            path.mkdir()
+    assert chain_of(repo.versions) == linear_chain(REVS)
+    assert chain_of(repo.versions) == linear_chain(REVS)
+
+
+def test_cache_follows_changes_to_files_and_history(tmp_path: pathlib.Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    (repo.root / "README").write_text("root\n")
+    root = repo.commit("root")
+    for revision in ["a1", "b2", "c3"]:
+        repo.add_dynamic(revision)
+    # Files younger than a couple of seconds are never trusted from a cache ("racy
+    # git"): let them age so that the next build does cache them.
+    time.sleep(2.2)
+    assert chain_of(repo.versions) == linear_chain(["a1", "b2", "c3"])
+    assert chain_of(repo.versions) == linear_chain(["a1", "b2", "c3"])
+
+    # Same size, same mtime, different content: b2 becomes a hybrid.
+    path = repo.versions / "b2_m.py"
+    before = path.stat()
+    dynamic_line = "down_revision = get_down_revision(revision)"
+    static_line = 'down_revision = "a1"  # hardcoded'.ljust(len(dynamic_line), ".")
+    edited = dynamic_source("b2").replace(dynamic_line, static_line)
+    assert len(edited.encode()) == before.st_size
+    path.write_text(edited)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
+    assert chain_of(repo.versions) == {"a1": None, "c3": "b2"}
+
+    # A new, uncommitted file and a removed one.
+    (repo.versions / "c3_m.py").unlink()
+    repo.write("d4_m.py", dynamic_source("d4"))
+    assert chain_of(repo.versions) == {"a1": None, "d4": "b2"}
+
+    # History rewritten: the same files added in another order.
+    (repo.versions / "d4_m.py").unlink()
+    repo.git("reset", "-q", "--hard", root)
+    repo.versions.mkdir(parents=True)  # git removed it with its last file
+    for revision in ["c3", "b2", "a1"]:
+        repo.add_dynamic(revision)
+    assert chain_of(repo.versions) == linear_chain(["c3", "b2", "a1"])
