@@ -219,6 +219,36 @@ def test_threads_on_different_directories(tmp_path: pathlib.Path) -> None:
     assert results == [repos[i % 4][1] for i in range(8)]
 
 
+def test_threads_on_directories_sharing_one_repository(tmp_path: pathlib.Path) -> None:
+    """Two versions directories of one repository, built at once (each build walks the
+    history and writes the repository's cache)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    stream = Stream()
+    order: dict[str, list[str]] = {"one": [], "two": []}
+    for index in range(30):
+        directory = "one" if index % 3 else "two"
+        revision = f"{999 - index:03x}{directory[0]}"
+        order[directory].append(revision)
+        stream.commit(inline_file(f"{directory}/versions/{revision}_m.py", migration(revision)))
+    stream.run(root)
+    git(root, "checkout", "-q", "-f", "main")
+    expected = {
+        name: {rev: (revs[i - 1] if i else None) for i, rev in enumerate(revs)}
+        for name, revs in order.items()
+    }
+    names = ["one", "two"] * 4
+    results, errors = _run_threads(
+        len(names), lambda i: dict(build_chain(root / names[i] / "versions"))
+    )
+    assert errors == []
+    assert results == [expected[name] for name in names]
+    build_chain.cache_clear()
+    assert dict(build_chain(root / "one" / "versions")) == expected["one"]
+    assert dict(build_chain(root / "two" / "versions")) == expected["two"]
+
+
 # --------------------------------------------------------------------------- Ctrl-C
 
 COMMITS = 20_000
@@ -291,7 +321,10 @@ def _interrupt(code: str, versions: pathlib.Path) -> tuple[subprocess.Popen[str]
         assert process.stdout is not None
         assert process.stdout.readline() == "ready\n"
         time.sleep(0.3)
-        assert process.poll() is None, "the walk ended before it could be interrupted"
+        assert process.poll() is None, (
+            "the walk ended within 0.3 s, before it could be interrupted: make big_repo's "
+            "history heavier to walk"
+        )
         sent = time.monotonic()
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=15)
