@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use crate::analysis::{self, AnalysisError, DirAnalysis, Request};
+use crate::cache::CacheMode;
 use crate::chain::Unchained;
 use crate::history::HistoryError;
 use crate::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
@@ -163,7 +164,11 @@ fn threads() -> usize {
 }
 
 type FileRow = (String, PathBuf, u32, bool, Vec<String>, Option<String>);
-type DirRow = (Vec<FileRow>, Vec<(String, Option<String>)>, Option<(String, String, Vec<String>)>);
+type DirRow = (
+    Vec<FileRow>,
+    Vec<(String, Option<String>)>,
+    Option<(String, String, Vec<String>)>,
+);
 
 fn dir_row(analysis: DirAnalysis) -> DirRow {
     let files = analysis
@@ -184,7 +189,9 @@ fn dir_row(analysis: DirAnalysis) -> DirRow {
         })
         .collect();
     let unchained = analysis.chain.unchained.map(|(revision, why)| match why {
-        Unchained::MultipleStaticHeads(heads) => (revision, "multiple-static-heads".to_owned(), heads),
+        Unchained::MultipleStaticHeads(heads) => {
+            (revision, "multiple-static-heads".to_owned(), heads)
+        }
         Unchained::NoStaticHead => (revision, "no-static-head".to_owned(), Vec::new()),
     });
     (files, analysis.chain.links, unchained)
@@ -214,6 +221,7 @@ fn analyze(py: Python<'_>, dirs: Vec<PathBuf>, fallback: Py<PyAny>) -> PyResult<
             dirs,
             python: python_version(py),
             threads: threads(),
+            cache: CacheMode::from_env(),
         };
         let fallback = PyFallback { callable: fallback };
         let signal: Mutex<Option<PyErr>> = Mutex::new(None);
@@ -241,7 +249,12 @@ fn analyze(py: Python<'_>, dirs: Vec<PathBuf>, fallback: Py<PyAny>) -> PyResult<
 ///
 /// Returns `("parsed", revision, is_dynamic, parents)` or `("delegate", reason)`.
 #[pyfunction]
-fn parse_module_source<'py>(py: Python<'py>, source: &str, major: u8, minor: u8) -> PyResult<Bound<'py, PyTuple>> {
+fn parse_module_source<'py>(
+    py: Python<'py>,
+    source: &str,
+    major: u8,
+    minor: u8,
+) -> PyResult<Bound<'py, PyTuple>> {
     guarded("parsing a module", || {
         let outcome = parse_on_big_stack(source, PyVersion { major, minor });
         match outcome {
@@ -279,7 +292,9 @@ fn parse_on_big_stack(source: &str, python: PyVersion) -> ParseOutcome {
             .spawn_scoped(scope, || parser::parse_module(source, python))
             .ok()
             .and_then(|handle| handle.join().ok())
-            .unwrap_or(ParseOutcome::Delegate(parser::DelegateReason::TooDeeplyNested))
+            .unwrap_or(ParseOutcome::Delegate(
+                parser::DelegateReason::TooDeeplyNested,
+            ))
     })
 }
 
@@ -289,13 +304,22 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(parse_module_source, m)?)?;
     m.add("GitHistoryError", py.get_type::<GitHistoryError>())?;
-    m.add("NotAGitRepositoryError", py.get_type::<NotAGitRepositoryError>())?;
+    m.add(
+        "NotAGitRepositoryError",
+        py.get_type::<NotAGitRepositoryError>(),
+    )?;
     m.add("ShallowCloneError", py.get_type::<ShallowCloneError>())?;
     m.add("MigrationFileError", py.get_type::<MigrationFileError>())?;
-    m.add("MigrationFileReadError", py.get_type::<MigrationFileReadError>())?;
+    m.add(
+        "MigrationFileReadError",
+        py.get_type::<MigrationFileReadError>(),
+    )?;
     m.add("ChainError", py.get_type::<ChainError>())?;
     m.add("ChainFileError", py.get_type::<ChainFileError>())?;
-    m.add("RevisionNotFoundError", py.get_type::<RevisionNotFoundError>())?;
+    m.add(
+        "RevisionNotFoundError",
+        py.get_type::<RevisionNotFoundError>(),
+    )?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

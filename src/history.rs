@@ -14,9 +14,11 @@ use std::sync::{Arc, Mutex};
 use git2::{ErrorClass, ErrorCode, ObjectType, Odb, Oid, Repository, RepositoryOpenFlags};
 use thiserror::Error;
 
+use crate::cache::CachedCommit;
 use crate::pack::{self, PackReader, PackSet};
 use crate::topo::{self, TopoError};
 
+pub static TREE_READS: AtomicUsize = AtomicUsize::new(0);
 /// Deepest tree nesting followed, as git's own `core.maxTreeDepth` default.
 const MAX_TREE_DEPTH: usize = 4096;
 /// Commits handed to a worker at a time.
@@ -32,6 +34,12 @@ pub enum HistoryError {
     NotARepository {
         /// The directory the search started from.
         path: PathBuf,
+    },
+    /// `$GIT_DIR` is set but names no repository.
+    #[error("GIT_DIR={git_dir} is not a git repository; unset GIT_DIR or point it at one")]
+    BadGitDir {
+        /// Where `$GIT_DIR` points (relative values taken from the versions directory's parent).
+        git_dir: PathBuf,
     },
     /// The repository is a shallow clone: its history is truncated, so an order
     /// computed from it would be wrong.
@@ -129,11 +137,16 @@ pub enum HistoryError {
 /// repository, following a `.git` file to a linked worktree or submodule.
 pub fn discover(dir: &Path) -> Result<Repository, HistoryError> {
     let result = match std::env::var_os("GIT_DIR") {
-        Some(git_dir) if !git_dir.is_empty() => Repository::open_ext(
-            dir.join(git_dir),
-            RepositoryOpenFlags::NO_SEARCH,
-            &[] as &[&Path],
-        ),
+        Some(git_dir) if !git_dir.is_empty() => {
+            let path = dir.join(&git_dir);
+            return Repository::open_ext(&path, RepositoryOpenFlags::NO_SEARCH, &[] as &[&Path])
+                .map_err(|error| match classify_open_error(&path, error) {
+                    HistoryError::NotARepository { .. } => {
+                        HistoryError::BadGitDir { git_dir: path }
+                    }
+                    other => other,
+                });
+        }
         _ => {
             let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
                 .map(|value| std::env::split_paths(&value).collect())
@@ -150,6 +163,14 @@ fn classify_open_error(dir: &Path, error: git2::Error) -> HistoryError {
     if error.code() == ErrorCode::Owner || lower.contains("not owned by current user") {
         return HistoryError::NotOwned {
             path: dir.to_path_buf(),
+        };
+    }
+    if lower.contains("refstorage") || lower.contains("reftable") {
+        return HistoryError::UnsupportedFormat {
+            path: dir.to_path_buf(),
+            detail: "it stores refs in the reftable format; convert it with \
+                     `git refs migrate --ref-format=files`, or ship a revision_chain.json"
+                .into(),
         };
     }
     if lower.contains("extension")
@@ -189,13 +210,15 @@ pub enum Tip {
 pub fn resolve_tip(repo: &Repository, tip: &Tip) -> Result<Option<Oid>, HistoryError> {
     let git_dir = repo.path().to_path_buf();
     match tip {
-        Tip::Head => match repo.head() {
-            Ok(reference) => match reference.peel_to_commit() {
-                Ok(commit) => Ok(Some(commit.id())),
-                Err(error) => Err(HistoryError::BadRevision {
+        // HEAD's target id is taken without reading the object, so that a missing or
+        // damaged tip commit is reported by the walk, naming it.
+        Tip::Head => match repo.head().and_then(|reference| reference.resolve()) {
+            Ok(reference) => match reference.target() {
+                Some(oid) => Ok(Some(oid)),
+                None => Err(HistoryError::BadRevision {
                     git_dir,
                     spec: "HEAD".into(),
-                    detail: error.message().to_owned(),
+                    detail: "HEAD does not point at a commit".into(),
                 }),
             },
             Err(error)
@@ -263,6 +286,12 @@ impl CommitGraph {
     }
 }
 
+/// Does the repository replace objects (`refs/replace/*`)? Cached facts keyed by
+/// commit id do not hold then.
+pub fn has_replacements(repo: &Repository) -> bool {
+    !replace_map(repo).is_empty()
+}
+
 /// Replacement objects (`refs/replace/<oid>`), which git honours when it reads
 /// commits and trees.
 fn replace_map(repo: &Repository) -> HashMap<Oid, Oid> {
@@ -302,7 +331,7 @@ impl<'r> ObjectReader<'r> {
         oid: Oid,
         kind: &'static str,
         want: ObjectType,
-    ) -> Result<Arc<[u8]>, HistoryError> {
+    ) -> Result<Arc<Vec<u8>>, HistoryError> {
         let actual = self.replace.get(&oid).copied().unwrap_or(oid);
         let packed = self
             .packs
@@ -338,10 +367,11 @@ impl<'r> ObjectReader<'r> {
                     },
                 }
             } else {
-                HistoryError::Git {
+                HistoryError::Corrupt {
                     git_dir: self.git_dir.to_path_buf(),
-                    action: "reading an object",
-                    source: error,
+                    kind,
+                    oid: actual,
+                    detail: format!("{}; run `git fsck`", error.message()),
                 }
             }
         })?;
@@ -352,7 +382,7 @@ impl<'r> ObjectReader<'r> {
                 &format!("expected a {kind}, found {}", object.kind().str()),
             ));
         }
-        Ok(object.data().into())
+        Ok(Arc::new(object.data().to_vec()))
     }
 
     fn corrupt(&self, kind: &'static str, oid: Oid, detail: &str) -> HistoryError {
@@ -389,7 +419,8 @@ impl<'r> ObjectReader<'r> {
         Ok((tree, parents))
     }
 
-    fn tree(&self, oid: Oid) -> Result<Arc<[u8]>, HistoryError> {
+    fn tree(&self, oid: Oid) -> Result<Arc<Vec<u8>>, HistoryError> {
+        TREE_READS.fetch_add(1, Ordering::Relaxed);
         self.read(oid, "tree", ObjectType::Tree)
     }
 }
@@ -402,11 +433,11 @@ fn parse_hex_oid(hex: &[u8]) -> Option<Oid> {
 }
 
 /// One entry of a tree object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TreeEntry<'a> {
     mode: u32,
     name: &'a [u8],
-    oid: Oid,
+    id: &'a [u8],
 }
 
 impl TreeEntry<'_> {
@@ -415,10 +446,23 @@ impl TreeEntry<'_> {
     }
 }
 
-/// Parse raw tree bytes: repeated `<octal mode> <name>\0<20-byte id>`.
-fn parse_tree(mut data: &[u8]) -> Option<Vec<TreeEntry<'_>>> {
-    let mut entries = Vec::new();
-    while !data.is_empty() {
+/// Iterates raw tree bytes, `<octal mode> <name>\0<20-byte id>` repeated, without
+/// allocating. A malformed entry ends the iteration and sets `malformed`.
+struct TreeIter<'a> {
+    rest: &'a [u8],
+    malformed: bool,
+}
+
+impl<'a> TreeIter<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        TreeIter {
+            rest: data,
+            malformed: false,
+        }
+    }
+
+    fn parse_one(&mut self) -> Option<TreeEntry<'a>> {
+        let data = self.rest;
         let space = data.iter().position(|&b| b == b' ')?;
         let mut mode = 0u32;
         for &digit in &data[..space] {
@@ -431,14 +475,35 @@ fn parse_tree(mut data: &[u8]) -> Option<Vec<TreeEntry<'_>>> {
         let nul = rest.iter().position(|&b| b == 0)?;
         let name = &rest[..nul];
         let id = rest.get(nul + 1..nul + 21)?;
-        let oid = Oid::from_bytes(id).ok()?;
-        if name.is_empty() {
+        if name.is_empty() || space == 0 {
             return None;
         }
-        entries.push(TreeEntry { mode, name, oid });
-        data = &rest[nul + 21..];
+        self.rest = &rest[nul + 21..];
+        Some(TreeEntry { mode, name, id })
     }
-    Some(entries)
+}
+
+impl<'a> Iterator for TreeIter<'a> {
+    type Item = TreeEntry<'a>;
+
+    fn next(&mut self) -> Option<TreeEntry<'a>> {
+        if self.rest.is_empty() || self.malformed {
+            return None;
+        }
+        let entry = self.parse_one();
+        if entry.is_none() {
+            self.malformed = true;
+        }
+        entry
+    }
+}
+
+/// Parse a whole tree (used where all entries are needed at once).
+#[cfg(test)]
+fn parse_tree(data: &[u8]) -> Option<Vec<TreeEntry<'_>>> {
+    let mut iter = TreeIter::new(data);
+    let entries: Vec<TreeEntry<'_>> = iter.by_ref().collect();
+    (!iter.malformed).then_some(entries)
 }
 
 /// git's `base_name_compare`: names compare bytewise, a tree as if it ended in `/`.
@@ -459,7 +524,14 @@ fn base_name_cmp(a: &TreeEntry, b: &TreeEntry) -> std::cmp::Ordering {
 }
 
 /// Load every commit reachable from `tip` (node 0), reading commit headers only.
-pub fn load_graph(repo: &Repository, tip: Oid) -> Result<CommitGraph, HistoryError> {
+///
+/// Commits found in `cached` are taken from it instead of the object database.
+pub fn load_graph(
+    repo: &Repository,
+    tip: Oid,
+    cached: &HashMap<Oid, CachedCommit>,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<CommitGraph, HistoryError> {
     let replace = replace_map(repo);
     let packs = open_packs(repo)?;
     let reader = reader_for(repo, &replace, &packs)?;
@@ -471,7 +543,13 @@ pub fn load_graph(repo: &Repository, tip: Oid) -> Result<CommitGraph, HistoryErr
     let mut cursor = 0;
     while cursor < graph.ids.len() {
         let oid = graph.ids[cursor];
-        let (tree, parents) = reader.commit(oid)?;
+        if cursor % 4096 == 4095 && interrupted() {
+            return Err(HistoryError::Interrupted);
+        }
+        let (tree, parents) = match cached.get(&oid) {
+            Some(hit) => (hit.tree, hit.parents.clone()),
+            None => reader.commit(oid)?,
+        };
         graph.trees.push(tree);
         for &parent in &parents {
             if !index.contains_key(&parent) {
@@ -587,22 +665,19 @@ fn added_py(
         Some(old) => Some(reader.tree(old)?),
         None => None,
     };
-    let malformed = |oid: Oid| reader.corrupt("tree", oid, "malformed tree entries");
-    let new_entries = parse_tree(&new_data).ok_or_else(|| malformed(new))?;
-    let old_entries = match (&old_data, old) {
-        (Some(data), Some(oid)) => parse_tree(data).ok_or_else(|| malformed(oid))?,
-        _ => Vec::new(),
-    };
-    let mut old_iter = old_entries.iter().peekable();
-    for entry in &new_entries {
+    let mut new_iter = TreeIter::new(&new_data);
+    let mut old_iter = TreeIter::new(old_data.as_deref().map_or(&[][..], Vec::as_slice));
+    let mut old_next = old_iter.next();
+    for entry in new_iter.by_ref() {
         let mut matched = None;
-        while let Some(old_entry) = old_iter.peek() {
-            match base_name_cmp(old_entry, entry) {
+        while let Some(old_entry) = old_next {
+            match base_name_cmp(&old_entry, &entry) {
                 std::cmp::Ordering::Less => {
-                    old_iter.next();
+                    old_next = old_iter.next();
                 }
                 std::cmp::Ordering::Equal => {
-                    matched = old_iter.next();
+                    matched = Some(old_entry);
+                    old_next = old_iter.next();
                     break;
                 }
                 std::cmp::Ordering::Greater => break,
@@ -611,23 +686,19 @@ fn added_py(
         let base_len = prefix.len();
         prefix.extend_from_slice(entry.name);
         let result = match matched {
-            Some(old_entry) if old_entry.oid == entry.oid && old_entry.mode == entry.mode => Ok(()),
+            Some(old_entry) if old_entry.id == entry.id && old_entry.mode == entry.mode => Ok(()),
             Some(old_entry) if entry.is_tree() => {
                 // Both sides are trees here: base_name_cmp only matches like with like.
                 prefix.push(b'/');
-                added_py(
-                    reader,
-                    Some(old_entry.oid),
-                    entry.oid,
-                    prefix,
-                    out,
-                    depth + 1,
-                )
+                let old_oid = oid_of(reader, old, old_entry.id)?;
+                let new_oid = oid_of(reader, Some(new), entry.id)?;
+                added_py(reader, Some(old_oid), new_oid, prefix, out, depth + 1)
             }
             Some(_) => Ok(()),
             None if entry.is_tree() => {
                 prefix.push(b'/');
-                added_py(reader, None, entry.oid, prefix, out, depth + 1)
+                let new_oid = oid_of(reader, Some(new), entry.id)?;
+                added_py(reader, None, new_oid, prefix, out, depth + 1)
             }
             None => {
                 if let Some(base) = py_basename(prefix) {
@@ -639,7 +710,22 @@ fn added_py(
         prefix.truncate(base_len);
         result?;
     }
+    // A malformed entry on either side would silently hide adds: refuse instead.
+    if new_iter.malformed {
+        return Err(reader.corrupt("tree", new, "malformed tree entries"));
+    }
+    while old_next.is_some() {
+        old_next = old_iter.next();
+    }
+    if let (Some(old), true) = (old, old_iter.malformed) {
+        return Err(reader.corrupt("tree", old, "malformed tree entries"));
+    }
     Ok(())
+}
+
+fn oid_of(reader: &ObjectReader<'_>, owner: Option<Oid>, id: &[u8]) -> Result<Oid, HistoryError> {
+    Oid::from_bytes(id)
+        .map_err(|_| reader.corrupt("tree", owner.unwrap_or(Oid::ZERO_SHA1), "bad entry id"))
 }
 
 /// Per-commit `.py` adds, indexed like the log order given to [`commit_adds`].
@@ -657,13 +743,17 @@ pub fn commit_adds(
     repo: &Repository,
     graph: &CommitGraph,
     order: &[u32],
-    known: &HashMap<Oid, Vec<Vec<u8>>>,
+    known: &HashMap<Oid, CachedCommit>,
     threads: usize,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Result<CommitAdds, HistoryError> {
     let mut results: Vec<Option<Vec<Vec<u8>>>> = order
         .iter()
-        .map(|&node| known.get(&graph.ids[node as usize]).cloned())
+        .map(|&node| {
+            known
+                .get(&graph.ids[node as usize])
+                .map(|hit| hit.adds.clone())
+        })
         .collect();
     let todo: Vec<usize> = (0..order.len())
         .filter(|&position| {
@@ -807,7 +897,7 @@ mod tests {
         TreeEntry {
             mode,
             name: name.as_bytes(),
-            oid: Oid::ZERO_SHA1,
+            id: &[0u8; 20],
         }
     }
 

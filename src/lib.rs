@@ -5,6 +5,7 @@
 //! the only pyo3 code lives in `bindings`, compiled with the `python` feature.
 
 pub mod analysis;
+pub mod cache;
 pub mod chain;
 pub mod history;
 pub mod pack;

@@ -56,6 +56,37 @@ pub enum Kind {
     Tag,
 }
 
+/// A hasher for keys that are already uniformly random (object ids) or small
+/// integers (pack offsets): far cheaper than SipHash on the hot path.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8).take(1) {
+            let mut raw = [0u8; 8];
+            raw[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(raw))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+}
+
+/// `HashMap` hashing with [`IdHasher`].
+pub type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 struct PackFile {
     pack_path: PathBuf,
     idx: Mmap,
@@ -168,8 +199,12 @@ impl PackSet {
                 .collect();
             paths.sort();
             for path in paths {
+                // An index this reader does not understand (version 1, or damaged) is
+                // left to libgit2, which the caller falls back to for unknown objects.
                 if path.with_extension("pack").exists() {
-                    packs.push(PackFile::open(&path)?);
+                    if let Ok(pack) = PackFile::open(&path) {
+                        packs.push(pack);
+                    }
                 }
             }
         }
@@ -180,7 +215,8 @@ impl PackSet {
 /// Reads objects from a [`PackSet`], caching resolved delta bases.
 pub struct PackReader {
     set: Arc<PackSet>,
-    cache: HashMap<(u32, u64), (Kind, Arc<[u8]>)>,
+    cache: IdMap<(u32, u64), (Kind, Arc<Vec<u8>>)>,
+    by_oid: IdMap<Oid, (Kind, Arc<Vec<u8>>)>,
     cached_bytes: usize,
     inflater: Decompress,
 }
@@ -196,17 +232,24 @@ impl PackReader {
     pub fn new(set: Arc<PackSet>) -> Self {
         PackReader {
             set,
-            cache: HashMap::new(),
+            cache: IdMap::default(),
+            by_oid: IdMap::default(),
             cached_bytes: 0,
             inflater: Decompress::new(true),
         }
     }
 
     /// The object `oid`, if some pack holds it.
-    pub fn read(&mut self, oid: &Oid) -> Result<Option<(Kind, Arc<[u8]>)>, PackError> {
+    pub fn read(&mut self, oid: &Oid) -> Result<Option<(Kind, Arc<Vec<u8>>)>, PackError> {
+        if let Some((kind, data)) = self.by_oid.get(oid) {
+            return Ok(Some((*kind, data.clone())));
+        }
         for pack in 0..self.set.packs.len() {
             if let Some(offset) = self.set.packs[pack].find(oid) {
-                return self.resolve(pack, offset).map(Some);
+                let (kind, data) = self.resolve(pack, offset)?;
+                // The entry shares its bytes with the offset cache: no budget charge.
+                self.by_oid.insert(*oid, (kind, data.clone()));
+                return Ok(Some((kind, data)));
             }
         }
         Ok(None)
@@ -219,7 +262,7 @@ impl PackReader {
         }
     }
 
-    fn resolve(&mut self, pack: usize, offset: u64) -> Result<(Kind, Arc<[u8]>), PackError> {
+    fn resolve(&mut self, pack: usize, offset: u64) -> Result<(Kind, Arc<Vec<u8>>), PackError> {
         // Walk down the chain until a cached object or a base, then apply the deltas
         // back up, caching every intermediate result as git's delta_base_cache does.
         let mut chain: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -235,7 +278,7 @@ impl PackReader {
             }
             match self.entry(pack, at)? {
                 Entry::Base(kind, data) => {
-                    let data: Arc<[u8]> = data.into();
+                    let data: Arc<Vec<u8>> = Arc::new(data);
                     self.remember(pack, at, kind, &data);
                     break (kind, data);
                 }
@@ -256,15 +299,16 @@ impl PackReader {
         while let Some((entry_offset, delta)) = chain.pop() {
             let applied = apply_delta(&data, &delta)
                 .ok_or_else(|| self.corrupt(pack, format!("bad delta at offset {entry_offset}")))?;
-            data = applied.into();
+            data = Arc::new(applied);
             self.remember(pack, entry_offset, kind, &data);
         }
         Ok((kind, data))
     }
 
-    fn remember(&mut self, pack: usize, offset: u64, kind: Kind, data: &Arc<[u8]>) {
+    fn remember(&mut self, pack: usize, offset: u64, kind: Kind, data: &Arc<Vec<u8>>) {
         if self.cached_bytes + data.len() > CACHE_BUDGET_BYTES {
             self.cache.clear();
+            self.by_oid.clear();
             self.cached_bytes = 0;
         }
         self.cached_bytes += data.len();

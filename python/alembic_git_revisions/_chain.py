@@ -239,13 +239,21 @@ class _ChainCache:
         resolved = self._by_dir.get(versions_dir)
         if resolved is not None:
             return resolved
+        # Spellings of one directory share one build ("d", Path("d"), "d/"); symlinks
+        # are not resolved, since a symlinked path keeps its own chain file.
+        key = os.path.abspath(os.fspath(versions_dir))
+        resolved = self._by_dir.get(key)
+        if resolved is not None:
+            self._by_dir[versions_dir] = resolved
+            return resolved
         with self._lock:
-            gate = self._building.setdefault(versions_dir, threading.Lock())
+            gate = self._building.setdefault(key, threading.Lock())
         with gate:
-            resolved = self._by_dir.get(versions_dir)
+            resolved = self._by_dir.get(key)
             if resolved is None:
                 resolved = _resolve(pathlib.Path(versions_dir))
-                self._by_dir[versions_dir] = resolved
+                self._by_dir[key] = resolved
+        self._by_dir[versions_dir] = resolved
         return resolved
 
     def clear(self) -> None:
