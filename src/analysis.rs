@@ -398,3 +398,231 @@ pub fn analyze(
     }
     Ok(results)
 }
+
+/// Migration files read from a tree object instead of the working tree.
+struct InMemory {
+    label: PathBuf,
+    files: HashMap<OsString, Vec<u8>>,
+}
+
+impl versions::FileSource for InMemory {
+    fn read(&self, name: &OsString) -> Result<Vec<u8>, VersionsError> {
+        self.files
+            .get(name)
+            .cloned()
+            .ok_or_else(|| VersionsError::Read {
+                path: self.label.join(name),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })
+    }
+
+    fn display_path(&self, name: &OsString) -> PathBuf {
+        self.label.join(name)
+    }
+}
+
+/// Canonical form of `path`, resolving the deepest part that exists (the rest may
+/// exist only in history).
+fn canonical_prefix(path: &Path) -> Result<PathBuf, VersionsError> {
+    let absolute = std::path::absolute(path).map_err(|source| VersionsError::ListDir {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(resolved) = existing.canonicalize() {
+            let mut out = resolved;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return Ok(out);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => {
+                return Err(VersionsError::ListDir {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                })
+            }
+        }
+    }
+}
+
+/// Analyse `dir` as it is at commit `rev`, from git objects alone (no checkout): the
+/// files come from the tree at `rev`, the add order from the history up to `rev`.
+pub fn analyze_at(
+    dir: &Path,
+    rev: &str,
+    request: &Request,
+    fallback: &dyn Fallback,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<DirAnalysis, AnalysisError> {
+    let resolved = canonical_prefix(dir)?;
+    let start = resolved
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| resolved.clone());
+    let repo = history::discover(&canonical_prefix(&start)?)?;
+    history::check_complete(&repo)?;
+    let git_dir = repo.path().to_path_buf();
+    let workdir = repo
+        .workdir()
+        .and_then(|w| w.canonicalize().ok())
+        .ok_or_else(|| HistoryError::BadRevision {
+            git_dir: git_dir.clone(),
+            spec: rev.to_owned(),
+            detail: "the repository has no working tree to locate the versions directory in".into(),
+        })?;
+    let relative = resolved
+        .strip_prefix(&workdir)
+        .map_err(|_| HistoryError::BadRevision {
+            git_dir: git_dir.clone(),
+            spec: rev.to_owned(),
+            detail: format!(
+                "{} is outside the working tree {}",
+                resolved.display(),
+                workdir.display()
+            ),
+        })?;
+    let tip = history::resolve_tip(&repo, &Tip::Rev(rev.to_owned()))?;
+    let label = PathBuf::from(format!("{rev}:{}", relative.display()));
+    let bad = |detail: String| HistoryError::BadRevision {
+        git_dir: git_dir.clone(),
+        spec: rev.to_owned(),
+        detail,
+    };
+    let mut files = HashMap::new();
+    if let Some(tip_oid) = tip {
+        let commit = repo
+            .find_commit(tip_oid)
+            .map_err(|e| bad(e.message().to_owned()))?;
+        let root = commit.tree().map_err(|e| bad(e.message().to_owned()))?;
+        let tree = if relative.as_os_str().is_empty() {
+            root
+        } else {
+            let entry = root
+                .get_path(relative)
+                .map_err(|_| bad(format!("{} does not exist at {rev}", relative.display())))?;
+            entry
+                .to_object(&repo)
+                .and_then(|object| object.peel_to_tree())
+                .map_err(|_| {
+                    bad(format!(
+                        "{} is not a directory at {rev}",
+                        relative.display()
+                    ))
+                })?
+        };
+        for entry in tree.iter() {
+            let name = entry.name_bytes();
+            if !name.ends_with(b".py") || name.starts_with(b"__init__") || name.starts_with(b".#") {
+                continue;
+            }
+            let name = cache_os_string(name);
+            let blob = entry
+                .to_object(&repo)
+                .and_then(|object| object.peel_to_blob())
+                .map_err(|e| bad(format!("{}: {}", label.join(&name).display(), e.message())))?;
+            files.insert(name, blob.content().to_vec());
+        }
+    }
+    let mut names: Vec<OsString> = files.keys().cloned().collect();
+    names.sort();
+    let source = InMemory { label, files };
+    let declared =
+        versions::declare_all(&source, &names, request.python, fallback, request.threads)?;
+    let folder = if history::has_replacements(&repo) {
+        None
+    } else {
+        request.cache.folder(repo.commondir())
+    };
+    let history = walk(&repo, tip, folder.as_deref(), request.threads, interrupted)?;
+    let found = find_first_adds(&history, &names);
+    assemble(dir, declared, &found)
+}
+
+fn cache_os_string(bytes: &[u8]) -> OsString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        OsString::from_vec(bytes.to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        OsString::from(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
+/// Short id, author date (ISO 8601) and author name of each commit, for display.
+pub fn describe_commits(
+    dir: &Path,
+    oids: &[String],
+) -> Result<Vec<(String, String, String)>, AnalysisError> {
+    let start = canonical_prefix(dir)?;
+    let repo = history::discover(start.parent().unwrap_or(&start))?;
+    let mut out = Vec::with_capacity(oids.len());
+    for hex in oids {
+        let described = Oid::from_str(hex)
+            .ok()
+            .and_then(|oid| repo.find_commit(oid).ok())
+            .map(|commit| {
+                let author = commit.author();
+                let when = author.when();
+                let seconds = when.seconds() + i64::from(when.offset_minutes()) * 60;
+                (
+                    hex.chars().take(10).collect(),
+                    iso_date(seconds, when.offset_minutes()),
+                    String::from_utf8_lossy(author.name_bytes()).into_owned(),
+                )
+            })
+            .unwrap_or_else(|| (hex.chars().take(10).collect(), String::new(), String::new()));
+        out.push(described);
+    }
+    Ok(out)
+}
+
+/// `YYYY-MM-DD HH:MM:SS +HHMM` from local seconds since the epoch and the offset.
+fn iso_date(local_seconds: i64, offset_minutes: i32) -> String {
+    let days = local_seconds.div_euclid(86_400);
+    let secs = local_seconds.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let offset = offset_minutes.unsigned_abs();
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} {sign}{:02}{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        offset / 60,
+        offset % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_date(0, 0), "1970-01-01 00:00:00 +0000");
+        assert_eq!(
+            iso_date(1_700_000_000 + 3600, 60),
+            "2023-11-14 23:13:20 +0100"
+        );
+        assert_eq!(iso_date(951_782_400, -330), "2000-02-29 00:00:00 -0530");
+    }
+}

@@ -245,6 +245,44 @@ fn analyze(py: Python<'_>, dirs: Vec<PathBuf>, fallback: Py<PyAny>) -> PyResult<
     })
 }
 
+/// Analyse one versions directory as it is at commit `rev`, from git objects only.
+#[pyfunction]
+#[pyo3(signature = (versions_dir, rev, fallback))]
+fn analyze_at(
+    py: Python<'_>,
+    versions_dir: PathBuf,
+    rev: String,
+    fallback: Py<PyAny>,
+) -> PyResult<DirRow> {
+    guarded("analysing a versions directory at a revision", || {
+        let request = Request {
+            dirs: vec![versions_dir.clone()],
+            python: python_version(py),
+            threads: threads(),
+            cache: CacheMode::from_env(),
+        };
+        let fallback = PyFallback { callable: fallback };
+        let interrupted = || Python::attach(|py| py.check_signals().is_err());
+        let outcome = py.detach(|| {
+            analysis::analyze_at(&versions_dir, &rev, &request, &fallback, &interrupted)
+        });
+        outcome.map(dir_row).map_err(to_py_err)
+    })
+}
+
+/// `(short id, author date, author name)` for each commit id.
+#[pyfunction]
+fn describe_commits(
+    py: Python<'_>,
+    versions_dir: PathBuf,
+    oids: Vec<String>,
+) -> PyResult<Vec<(String, String, String)>> {
+    guarded("describing commits", || {
+        py.detach(|| analysis::describe_commits(&versions_dir, &oids))
+            .map_err(to_py_err)
+    })
+}
+
 /// Parse one module's source with the native parser (used by the equivalence tests).
 ///
 /// Returns `("parsed", revision, is_dynamic, parents)` or `("delegate", reason)`.
@@ -303,6 +341,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_function(wrap_pyfunction!(parse_module_source, m)?)?;
+    m.add_function(wrap_pyfunction!(analyze_at, m)?)?;
+    m.add_function(wrap_pyfunction!(describe_commits, m)?)?;
     m.add("GitHistoryError", py.get_type::<GitHistoryError>())?;
     m.add(
         "NotAGitRepositoryError",

@@ -145,6 +145,10 @@ pub struct CachedFile {
     pub declared: Declared,
 }
 
+/// Per file name: where it was first added (log position, index in the commit,
+/// commit id), if ever.
+pub type OrderEntry = (OsString, Option<(u32, u32, Oid)>);
+
 /// A directory cache.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DirCache {
@@ -153,7 +157,7 @@ pub struct DirCache {
     /// Per file: stamp and declaration.
     pub files: Vec<CachedFile>,
     /// Per file name: first-add sequence and commit, for `head`.
-    pub order: Vec<(OsString, Option<(u32, u32, Oid)>)>,
+    pub order: Vec<OrderEntry>,
 }
 
 // ------------------------------------------------------------------ encoding
@@ -447,7 +451,7 @@ pub fn save_dir(path: &Path, cache: &DirCache) {
             }
         }
     }
-    let order: &[(OsString, Option<(u32, u32, Oid)>)] = if complete { &cache.order } else { &[] };
+    let order: &[OrderEntry] = if complete { &cache.order } else { &[] };
     w.u32(order.len() as u32);
     for (name, hit) in order {
         w.bytes(name.as_encoded_bytes());

@@ -30,7 +30,9 @@ pub struct Migration {
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ChainError {
     /// Two files declare the same revision id, so any chain would be ambiguous.
-    #[error("revision {revision:?} is declared by both {first} and {second}; give one of them a new id")]
+    #[error(
+        "revision {revision:?} is declared by both {first} and {second}; give one of them a new id"
+    )]
     DuplicateRevision {
         /// The duplicated id.
         revision: String,
@@ -106,7 +108,10 @@ pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
     let mut declared: HashMap<&str, &Migration> = HashMap::with_capacity(files.len());
     for file in files {
         if let Some(previous) = declared.insert(&file.revision, file) {
-            let (mut first, mut second) = (display_name(&previous.filename), display_name(&file.filename));
+            let (mut first, mut second) = (
+                display_name(&previous.filename),
+                display_name(&file.filename),
+            );
             if first > second {
                 std::mem::swap(&mut first, &mut second);
             }
@@ -149,7 +154,11 @@ pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
         .collect();
     heads.sort_unstable();
     heads.dedup();
-    let static_head = if heads.len() == 1 { Some(heads[0]) } else { None };
+    let static_head = if heads.len() == 1 {
+        Some(heads[0])
+    } else {
+        None
+    };
 
     // A hybrid's target is its first hardcoded parent that is dynamic.
     fn target_of<'m>(f: &'m Migration, dynamic_revisions: &HashSet<&str>) -> Option<&'m str> {
@@ -161,7 +170,9 @@ pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
             .map(String::as_str)
             .find(|p| dynamic_revisions.contains(p))
     }
-    let has_plain_static = files.iter().any(|f| !f.is_dynamic && target_of(f, &dynamic_revisions).is_none());
+    let has_plain_static = files
+        .iter()
+        .any(|f| !f.is_dynamic && target_of(f, &dynamic_revisions).is_none());
     let sequence_of: HashMap<&str, u32> = files
         .iter()
         .filter(|f| f.is_dynamic)
@@ -189,11 +200,17 @@ pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
     for (index, (_, _, _, file)) in participants.iter().enumerate() {
         if file.is_dynamic {
             match previous {
-                Some(parent) => chain.links.push((file.revision.clone(), Some(parent.to_owned()))),
-                None if index == 0 && !has_plain_static => chain.links.push((file.revision.clone(), None)),
+                Some(parent) => chain
+                    .links
+                    .push((file.revision.clone(), Some(parent.to_owned()))),
+                None if index == 0 && !has_plain_static => {
+                    chain.links.push((file.revision.clone(), None))
+                }
                 None => {
                     let reason = if heads.len() > 1 {
-                        Unchained::MultipleStaticHeads(heads.iter().map(|h| (*h).to_owned()).collect())
+                        Unchained::MultipleStaticHeads(
+                            heads.iter().map(|h| (*h).to_owned()).collect(),
+                        )
                     } else {
                         Unchained::NoStaticHead
                     };
@@ -245,7 +262,8 @@ fn check_static_cycles(files: &[Migration]) -> Result<(), ChainError> {
                 }
                 1 => {
                     let from = path.iter().position(|(n, _)| *n == child).unwrap_or(0);
-                    let mut cycle: Vec<String> = path[from..].iter().map(|(n, _)| (*n).to_owned()).collect();
+                    let mut cycle: Vec<String> =
+                        path[from..].iter().map(|(n, _)| (*n).to_owned()).collect();
                     cycle.push(child.to_owned());
                     return Err(ChainError::StaticCycle { cycle });
                 }
@@ -279,12 +297,21 @@ mod tests {
     }
 
     fn links(chain: &Chain) -> Vec<(&str, Option<&str>)> {
-        chain.links.iter().map(|(r, p)| (r.as_str(), p.as_deref())).collect()
+        chain
+            .links
+            .iter()
+            .map(|(r, p)| (r.as_str(), p.as_deref()))
+            .collect()
     }
 
     #[test]
     fn dynamic_files_chain_after_the_static_head() {
-        let files = [dynamic("d2", 3), fixed("a", 0, &[]), fixed("b", 1, &["a"]), dynamic("d1", 2)];
+        let files = [
+            dynamic("d2", 3),
+            fixed("a", 0, &[]),
+            fixed("b", 1, &["a"]),
+            dynamic("d1", 2),
+        ];
         let chain = build(&files).unwrap();
         assert_eq!(links(&chain), vec![("d1", Some("b")), ("d2", Some("d1"))]);
         assert_eq!(chain.unchained, None);
@@ -305,8 +332,16 @@ mod tests {
     #[test]
     fn hybrid_sits_right_after_its_target() {
         // h hardcodes d1 but was added last; d2 must chain after h, not after d1.
-        let files = [fixed("a", 0, &[]), dynamic("d1", 1), dynamic("d2", 2), fixed("h", 3, &["d1"])];
-        assert_eq!(links(&build(&files).unwrap()), vec![("d1", Some("a")), ("d2", Some("h"))]);
+        let files = [
+            fixed("a", 0, &[]),
+            dynamic("d1", 1),
+            dynamic("d2", 2),
+            fixed("h", 3, &["d1"]),
+        ];
+        assert_eq!(
+            links(&build(&files).unwrap()),
+            vec![("d1", Some("a")), ("d2", Some("h"))]
+        );
     }
 
     #[test]
@@ -317,12 +352,20 @@ mod tests {
 
     #[test]
     fn ambiguous_static_heads_leave_the_first_dynamic_unchained() {
-        let files = [fixed("a", 0, &[]), fixed("b", 1, &[]), dynamic("d", 2), dynamic("e", 3)];
+        let files = [
+            fixed("a", 0, &[]),
+            fixed("b", 1, &[]),
+            dynamic("d", 2),
+            dynamic("e", 3),
+        ];
         let chain = build(&files).unwrap();
         assert_eq!(links(&chain), vec![("e", Some("d"))]);
         assert_eq!(
             chain.unchained,
-            Some(("d".into(), Unchained::MultipleStaticHeads(vec!["a".into(), "b".into()])))
+            Some((
+                "d".into(),
+                Unchained::MultipleStaticHeads(vec!["a".into(), "b".into()])
+            ))
         );
     }
 

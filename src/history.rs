@@ -552,8 +552,8 @@ pub fn load_graph(
         };
         graph.trees.push(tree);
         for &parent in &parents {
-            if !index.contains_key(&parent) {
-                index.insert(parent, graph.ids.len() as u32);
+            if let std::collections::hash_map::Entry::Vacant(slot) = index.entry(parent) {
+                slot.insert(graph.ids.len() as u32);
                 graph.ids.push(parent);
             }
         }

@@ -87,6 +87,9 @@ impl std::hash::Hasher for IdHasher {
 /// `HashMap` hashing with [`IdHasher`].
 pub type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
+/// A resolved object: its kind and its bytes, shared with the caches.
+pub type Object = (Kind, Arc<Vec<u8>>);
+
 struct PackFile {
     pack_path: PathBuf,
     idx: Mmap,
@@ -215,8 +218,8 @@ impl PackSet {
 /// Reads objects from a [`PackSet`], caching resolved delta bases.
 pub struct PackReader {
     set: Arc<PackSet>,
-    cache: IdMap<(u32, u64), (Kind, Arc<Vec<u8>>)>,
-    by_oid: IdMap<Oid, (Kind, Arc<Vec<u8>>)>,
+    cache: IdMap<(u32, u64), Object>,
+    by_oid: IdMap<Oid, Object>,
     cached_bytes: usize,
     inflater: Decompress,
 }
@@ -240,7 +243,7 @@ impl PackReader {
     }
 
     /// The object `oid`, if some pack holds it.
-    pub fn read(&mut self, oid: &Oid) -> Result<Option<(Kind, Arc<Vec<u8>>)>, PackError> {
+    pub fn read(&mut self, oid: &Oid) -> Result<Option<Object>, PackError> {
         if let Some((kind, data)) = self.by_oid.get(oid) {
             return Ok(Some((*kind, data.clone())));
         }

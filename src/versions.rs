@@ -127,7 +127,8 @@ pub fn revision_from_filename(name: &[u8]) -> Option<String> {
         .iter()
         .take_while(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
         .count();
-    (hex > 0 && name.get(hex) == Some(&b'_')).then(|| String::from_utf8_lossy(&name[..hex]).into_owned())
+    (hex > 0 && name.get(hex) == Some(&b'_'))
+        .then(|| String::from_utf8_lossy(&name[..hex]).into_owned())
 }
 
 /// Classify one file from its bytes.
@@ -144,18 +145,22 @@ pub fn declare(
     })?;
     let info = match parser::parse_module(&source, python) {
         ParseOutcome::Parsed(info) => info,
-        ParseOutcome::Delegate(_) => fallback
-            .parse(path, &source)
-            .map_err(|message| VersionsError::Syntax {
-                path: path.to_path_buf(),
-                message,
-            })?,
+        ParseOutcome::Delegate(_) => {
+            fallback
+                .parse(path, &source)
+                .map_err(|message| VersionsError::Syntax {
+                    path: path.to_path_buf(),
+                    message,
+                })?
+        }
     };
     let revision = match info.revision {
         Some(revision) => revision,
-        None => revision_from_filename(name.as_encoded_bytes()).ok_or_else(|| VersionsError::NoRevision {
-            name: name.to_string_lossy().into_owned(),
-            path: path.to_path_buf(),
+        None => revision_from_filename(name.as_encoded_bytes()).ok_or_else(|| {
+            VersionsError::NoRevision {
+                name: name.to_string_lossy().into_owned(),
+                path: path.to_path_buf(),
+            }
         })?,
     };
     Ok(Declared {
@@ -224,7 +229,7 @@ pub fn declare_all(
         for _ in 0..workers {
             let spawned = std::thread::Builder::new()
                 .stack_size(parser::PARSE_STACK_BYTES)
-                .spawn_scoped(scope, &work);
+                .spawn_scoped(scope, work);
             if spawned.is_err() {
                 // Whatever the spawned workers leave undone is finished below.
                 break;
@@ -255,23 +260,39 @@ mod tests {
 
     #[test]
     fn revision_from_filename_matches_the_reference_pattern() {
-        assert_eq!(revision_from_filename(b"5c9eb899ede0_add.py"), Some("5c9eb899ede0".into()));
+        assert_eq!(
+            revision_from_filename(b"5c9eb899ede0_add.py"),
+            Some("5c9eb899ede0".into())
+        );
         assert_eq!(revision_from_filename(b"abc_.py"), Some("abc".into()));
         assert_eq!(revision_from_filename(b"ABC_x.py"), None);
         assert_eq!(revision_from_filename(b"_x.py"), None);
-        assert_eq!(revision_from_filename(b"2024_01_01_x.py"), Some("2024".into()));
+        assert_eq!(
+            revision_from_filename(b"2024_01_01_x.py"),
+            Some("2024".into())
+        );
         assert_eq!(revision_from_filename(b"abc.py"), None);
     }
 
     #[test]
     fn listing_skips_what_alembic_skips() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["a_x.py", "__init__.py", ".#lock.py", ".hidden.py", "notes.txt", "b.pyc"] {
+        for name in [
+            "a_x.py",
+            "__init__.py",
+            ".#lock.py",
+            ".hidden.py",
+            "notes.txt",
+            "b.pyc",
+        ] {
             std::fs::write(dir.path().join(name), "").unwrap();
         }
         let mut names = list_migration_names(dir.path()).unwrap();
         names.sort();
-        assert_eq!(names, vec![OsString::from(".hidden.py"), OsString::from("a_x.py")]);
+        assert_eq!(
+            names,
+            vec![OsString::from(".hidden.py"), OsString::from("a_x.py")]
+        );
     }
 
     #[test]
@@ -281,15 +302,29 @@ mod tests {
             Path::new("v/abc123_m.py"),
             &name,
             b"down_revision = None\n",
-            PyVersion { major: 3, minor: 11 },
+            PyVersion {
+                major: 3,
+                minor: 11,
+            },
             &NoFallback,
         )
         .unwrap();
         assert_eq!(declared.revision, "abc123");
         assert_eq!(declared.down_revision, DownRevision::Static(vec![]));
         let bad = OsString::from("nohex.py");
-        let error = declare(Path::new("v/nohex.py"), &bad, b"x = 1\n", PyVersion { major: 3, minor: 11 }, &NoFallback)
-            .unwrap_err();
-        assert!(error.to_string().contains("Cannot extract revision from filename"));
+        let error = declare(
+            Path::new("v/nohex.py"),
+            &bad,
+            b"x = 1\n",
+            PyVersion {
+                major: 3,
+                minor: 11,
+            },
+            &NoFallback,
+        )
+        .unwrap_err();
+        assert!(error
+            .to_string()
+            .contains("Cannot extract revision from filename"));
     }
 }
