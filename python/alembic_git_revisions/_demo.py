@@ -144,15 +144,56 @@ def run() -> int:
         print("derived chain (revision -> down_revision):")
         for revision, parent in chain.items():
             print(f"  {revision} -> {parent}")
+        from alembic_git_revisions import _workflow
+
         print("graph (mermaid):")
-        order = [m.revision for m in files]
-        print("  flowchart BT")
-        for revision in order:
-            parent = chain.get(revision)
-            if parent:
-                print(f"    {revision} --> {parent}")
+        print(_workflow.format_graph(_workflow.chain_state(versions), "mermaid"))
         print(f"$ alembic heads\n{_alembic(derived, 'heads').rstrip()}")
         _alembic(derived, "upgrade")
         print("$ alembic upgrade head\nOK: upgraded to a single head on SQLite")
         _chain.build_chain.cache_clear()
+
+        _heading("3. check: catching a merge that reorders deployed migrations")
+        status = _unsafe_fast_forward(pathlib.Path(tmp))
+    return status
+
+
+def _unsafe_fast_forward(tmp: pathlib.Path) -> int:
+    """main has A and B (B deployed); a feature forked before A adds F and merges
+    main into itself; main fast-forwards onto that merge. F now sorts before A."""
+    from alembic_git_revisions import _workflow
+
+    results = {}
+    for label, feature_first in (("unsafe", True), ("safe", False)):
+        repo = DemoRepo(tmp / label)
+        base = _project(True, {})
+        root = repo.commit("main", base, "Create users")
+        a = {"migrations/versions/aaaa00000001_add_orders.py": _migration(
+            "aaaa00000001", "orders", None, dynamic=True)}
+        b = {"migrations/versions/bbbb00000002_add_invoices.py": _migration(
+            "bbbb00000002", "invoices", None, dynamic=True)}
+        f = {"migrations/versions/ffff00000003_add_refunds.py": _migration(
+            "ffff00000003", "refunds", None, dynamic=True)}
+        repo.commit("main", {**base, **a}, "Add orders")
+        deployed = repo.commit("main", {**base, **a, **b}, "Add invoices")
+        repo.tag("deployed", deployed)
+        feature = repo.commit("feature", {**base, **f}, "Add refunds", parents=[root])
+        parents = [feature, deployed] if feature_first else [deployed, feature]
+        merged = {**base, **a, **b, **f}
+        message = "Merge main into feature" if feature_first else "Merge feature"
+        repo.commit("main", merged, message, parents=parents)
+        repo.checkout("main", merged)
+        versions = tmp / label / "migrations" / "versions"
+        result = _workflow.check_append_only(versions, base="deployed")
+        results[label] = result
+        how = "feature merged main (feature first), main fast-forwarded" if feature_first \
+            else "feature merged into main with --no-ff (main first)"
+        print(f"$ alembic-git-revisions check {label}/migrations/versions --base deployed")
+        print(f"  ({how})")
+        print(f"  {result.summary}")
+        for finding in result.findings:
+            print(f"  - [{finding.kind}] {finding.message}")
+    if results["unsafe"].ok or not results["safe"].ok:
+        print("unexpected check outcome", file=sys.stderr)
+        return 1
     return 0

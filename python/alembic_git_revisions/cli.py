@@ -11,7 +11,18 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-_COMMANDS = ("generate", "demo")
+_COMMANDS = ("generate", "check", "chain", "graph", "demo", "init", "rewrite")
+
+
+def _dirs_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "versions_dirs", type=pathlib.Path, nargs="*", metavar="VERSIONS_DIR",
+        help="versions directories (several allowed)",
+    )
+    parser.add_argument(
+        "--config", type=pathlib.Path, metavar="ALEMBIC_INI",
+        help="read the versions directories from an Alembic configuration",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,11 +39,119 @@ def _parser() -> argparse.ArgumentParser:
         help="write revision_chain.json beside VERSIONS_DIR (for environments without git)",
     )
     generate.add_argument("versions_dir", type=pathlib.Path, metavar="VERSIONS_DIR")
+
+    check = sub.add_parser(
+        "check",
+        help="fail if the chain at HEAD is not an append-only extension of a deployed one",
+    )
+    _dirs_arguments(check)
+    check.add_argument("--base", metavar="REF", help="the deployed commit, tag or branch")
+    check.add_argument(
+        "--previous-chain", type=pathlib.Path, metavar="FILE",
+        help="a revision_chain.json generated for the deployed version",
+    )
+
+    chain = sub.add_parser("chain", help="print the derived chain")
+    _dirs_arguments(chain)
+    chain.add_argument("--at", metavar="REF", help="compute it at this commit (no checkout)")
+    chain.add_argument("--format", choices=("text", "json"), default="text")
+
+    graph = sub.add_parser("graph", help="draw the derived chain (Mermaid or Graphviz)")
+    _dirs_arguments(graph)
+    graph.add_argument("--at", metavar="REF", help="draw it at this commit (no checkout)")
+    graph.add_argument("--base", metavar="REF", help="mark where the chain at REF differs")
+    graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+
     sub.add_parser(
         "demo",
         help="show the multiple-heads problem and the derived chain on a throwaway repo",
     )
+    init = sub.add_parser(
+        "init", help="install the get_down_revision template into an Alembic project"
+    )
+    init.add_argument("alembic_dir", type=pathlib.Path, metavar="ALEMBIC_DIR")
+    rewrite = sub.add_parser(
+        "rewrite",
+        help="rewrite a new migration to use get_down_revision (an Alembic post-write hook)",
+    )
+    rewrite.add_argument("paths", type=pathlib.Path, nargs="+", metavar="MIGRATION")
     return parser
+
+
+def _versions_dirs(options: argparse.Namespace) -> list[pathlib.Path]:
+    dirs = list(options.versions_dirs)
+    if options.config is not None:
+        dirs.extend(_dirs_from_config(options.config))
+    if not dirs:
+        raise ValueError("give at least one VERSIONS_DIR, or --config alembic.ini")
+    return dirs
+
+
+def _dirs_from_config(ini: pathlib.Path) -> list[pathlib.Path]:
+    """Versions directories of an Alembic configuration.
+
+    Each directory keeps the per-directory semantics; with
+    ``recursive_version_locations``, every subdirectory holding migrations counts as
+    a versions directory of its own.
+    """
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    if not ini.is_file():
+        raise FileNotFoundError(f"{ini} does not exist")
+    script = ScriptDirectory.from_config(Config(str(ini)))
+    locations = [pathlib.Path(p) for p in script._version_locations]
+    if not script.recursive_version_locations:
+        return locations
+    found: list[pathlib.Path] = []
+    for root in locations:
+        for candidate in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
+            if "__pycache__" not in candidate.parts and any(candidate.glob("*.py")):
+                found.append(candidate)
+    return found
+
+
+def _check(options: argparse.Namespace) -> int:
+    from alembic_git_revisions import _workflow
+
+    status = 0
+    for versions_dir in _versions_dirs(options):
+        result = _workflow.check_append_only(
+            versions_dir, base=options.base, previous_chain=options.previous_chain
+        )
+        if result.ok:
+            print(result.summary)
+            continue
+        status = 1
+        print(result.summary, file=sys.stderr)
+        for finding in result.findings:
+            print(f"  - [{finding.kind}] {finding.message}", file=sys.stderr)
+    return status
+
+
+def _chain(options: argparse.Namespace) -> int:
+    from alembic_git_revisions import _workflow
+
+    dirs = _versions_dirs(options)
+    for versions_dir in dirs:
+        state = _workflow.chain_state(versions_dir, options.at)
+        if len(dirs) > 1:
+            print(f"# {versions_dir}")
+        if options.format == "json":
+            print(_workflow.chain_json(state))
+        else:
+            print(_workflow.format_chain_text(state))
+    return 0
+
+
+def _graph(options: argparse.Namespace) -> int:
+    from alembic_git_revisions import _workflow
+
+    for versions_dir in _versions_dirs(options):
+        state = _workflow.chain_state(versions_dir, options.at)
+        base = _workflow.chain_state(versions_dir, options.base) if options.base else None
+        print(_workflow.format_graph(state, options.format, base))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,15 +159,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] not in _COMMANDS and not args[0].startswith("-"):
         args.insert(0, "generate")
-    options = _parser().parse_args(args)
+    parser = _parser()
+    options = parser.parse_args(args)
     if options.command is None:
-        _parser().print_help(sys.stderr)
+        parser.print_help(sys.stderr)
         return 1
     try:
         if options.command == "generate":
             from alembic_git_revisions._chain import generate_chain_file
 
             generate_chain_file(options.versions_dir)
+            return 0
+        if options.command == "check":
+            return _check(options)
+        if options.command == "chain":
+            return _chain(options)
+        if options.command == "graph":
+            return _graph(options)
+        if options.command == "init":
+            from alembic_git_revisions import _workflow
+
+            changes = _workflow.install_template(options.alembic_dir)
+            print("\n".join(changes) if changes else "script.py.mako already uses it")
+            return 0
+        if options.command == "rewrite":
+            from alembic_git_revisions import _workflow
+
+            for path in options.paths:
+                for change in _workflow.rewrite_migration(path):
+                    print(change)
             return 0
         from alembic_git_revisions import _demo
 
