@@ -39,6 +39,18 @@ from alembic_git_revisions._core import (
     ShallowCloneError,
 )
 
+from alembic_git_revisions._workflow import (
+    ChainState,
+    CheckResult,
+    Finding,
+    Migration,
+    build_chain_at,
+    chain_state,
+    check_append_only,
+    install_template,
+    rewrite_migration,
+)
+
 try:
     __version__ = version("alembic-git-revisions-rs")
 except PackageNotFoundError:  # running from a source tree without an install
@@ -56,8 +68,12 @@ __all__ = [
     "CHAIN_FILENAME",
     "ChainError",
     "ChainFileError",
+    "ChainState",
+    "CheckResult",
+    "Finding",
     "GitHistoryError",
     "InternalError",
+    "Migration",
     "MigrationFile",
     "MigrationFileError",
     "MigrationFileReadError",
@@ -66,7 +82,12 @@ __all__ = [
     "ShallowCloneError",
     "__version__",
     "build_chain",
+    "build_chain_at",
+    "chain_state",
+    "check_append_only",
     "generate_chain_file",
     "get_down_revision",
+    "install_template",
     "parse_versions_dir",
+    "rewrite_migration",
 ]
