@@ -38,7 +38,6 @@ from alembic_git_revisions._core import (
     RevisionNotFoundError,
     ShallowCloneError,
 )
-
 from alembic_git_revisions._workflow import (
     ChainState,
     CheckResult,
