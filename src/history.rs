@@ -665,28 +665,44 @@ fn added_py(
         Some(old) => Some(reader.tree(old)?),
         None => None,
     };
-    let mut new_iter = TreeIter::new(&new_data);
-    let mut old_iter = TreeIter::new(old_data.as_deref().map_or(&[][..], Vec::as_slice));
+    let new_bytes: &[u8] = &new_data;
+    let old_bytes: &[u8] = old_data.as_deref().map_or(&[][..], Vec::as_slice);
+    // Entries lying wholly in the common byte prefix are identical on both sides and
+    // cannot add anything: skip them without comparing. Large directories that gain
+    // one file (a versions directory) are mostly prefix and suffix.
+    let skip = if old_bytes.is_empty() {
+        0
+    } else {
+        identical_prefix_entries(new_bytes, old_bytes)
+    };
+    let mut new_iter = TreeIter::new(&new_bytes[skip..]);
+    let mut old_iter = TreeIter::new(old_bytes.get(skip..).unwrap_or(&[]));
+    let mut old_rest = old_iter.rest;
     let mut old_next = old_iter.next();
-    for entry in new_iter.by_ref() {
+    while let Some(entry) = new_iter.next() {
         let mut matched = None;
         while let Some(old_entry) = old_next {
             match base_name_cmp(&old_entry, &entry) {
                 std::cmp::Ordering::Less => {
+                    old_rest = old_iter.rest;
                     old_next = old_iter.next();
                 }
                 std::cmp::Ordering::Equal => {
                     matched = Some(old_entry);
+                    old_rest = old_iter.rest;
                     old_next = old_iter.next();
                     break;
                 }
                 std::cmp::Ordering::Greater => break,
             }
         }
+        let identical = matches!(matched, Some(o) if o.id == entry.id && o.mode == entry.mode);
+        if identical {
+            continue;
+        }
         let base_len = prefix.len();
         prefix.extend_from_slice(entry.name);
         let result = match matched {
-            Some(old_entry) if old_entry.id == entry.id && old_entry.mode == entry.mode => Ok(()),
             Some(old_entry) if entry.is_tree() => {
                 // Both sides are trees here: base_name_cmp only matches like with like.
                 prefix.push(b'/');
@@ -709,6 +725,11 @@ fn added_py(
         };
         prefix.truncate(base_len);
         result?;
+        // After a difference, the rest may be the common suffix: if the remaining
+        // bytes match exactly (old_next included), nothing else can differ.
+        if old.is_some() && new_iter.rest.len() == old_rest.len() && new_iter.rest == old_rest {
+            return Ok(());
+        }
     }
     // A malformed entry on either side would silently hide adds: refuse instead.
     if new_iter.malformed {
@@ -721,6 +742,34 @@ fn added_py(
         return Err(reader.corrupt("tree", old, "malformed tree entries"));
     }
     Ok(())
+}
+
+/// Byte length of the leading entries that `a` and `b` share byte for byte.
+fn identical_prefix_entries(a: &[u8], b: &[u8]) -> usize {
+    let common = common_prefix_len(a, b);
+    let mut iter = TreeIter::new(a);
+    let mut boundary = 0;
+    while iter.next().is_some() {
+        let consumed = a.len() - iter.rest.len();
+        if consumed > common {
+            break;
+        }
+        boundary = consumed;
+    }
+    boundary
+}
+
+/// Length of the common prefix of two byte strings, eight bytes at a time.
+fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    let len = a.len().min(b.len());
+    let mut at = 0;
+    while at + 8 <= len && a[at..at + 8] == b[at..at + 8] {
+        at += 8;
+    }
+    while at < len && a[at] == b[at] {
+        at += 1;
+    }
+    at
 }
 
 fn oid_of(reader: &ObjectReader<'_>, owner: Option<Oid>, id: &[u8]) -> Result<Oid, HistoryError> {

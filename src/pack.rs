@@ -17,7 +17,7 @@ use memmap2::Mmap;
 use thiserror::Error;
 
 /// Bytes of resolved objects kept per reader before the cache is emptied.
-const CACHE_BUDGET_BYTES: usize = 192 << 20;
+const CACHE_BUDGET_BYTES: usize = 64 << 20;
 /// Longest delta chain followed, far above git's own `pack.depth` limits.
 const MAX_CHAIN: usize = 10_000;
 
@@ -86,6 +86,11 @@ impl std::hash::Hasher for IdHasher {
 
 /// `HashMap` hashing with [`IdHasher`].
 pub type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+fn recent_slot(oid: &Oid) -> usize {
+    let id = oid.as_bytes();
+    (usize::from(id[0]) << 8 | usize::from(id[1]) << 16 | usize::from(id[2])) % RECENT_SLOTS
+}
 
 /// A resolved object: its kind and its bytes, shared with the caches.
 pub type Object = (Kind, Arc<Vec<u8>>);
@@ -218,16 +223,26 @@ impl PackSet {
 /// Reads objects from a [`PackSet`], caching resolved delta bases.
 pub struct PackReader {
     set: Arc<PackSet>,
-    cache: IdMap<(u32, u64), Object>,
-    by_oid: IdMap<Oid, Object>,
-    cached_bytes: usize,
+    /// Resolved objects by (pack, offset), in two generations: when the young one
+    /// fills half the budget it becomes the old one, and the old one is dropped. Hits
+    /// in the old generation are promoted, so hot delta bases survive.
+    young: IdMap<(u32, u64), Object>,
+    old: IdMap<(u32, u64), Object>,
+    young_bytes: usize,
+    /// Direct-mapped cache of recent reads by id: a tree read as a commit's new side
+    /// is read again as the next commit's old side, without an index search.
+    recent: Vec<Option<(Oid, Object)>>,
     inflater: Decompress,
+    scratch: Vec<u8>,
 }
 
+const RECENT_SLOTS: usize = 1 << 14;
+
+/// A pack entry's header: what it is and where its compressed data starts.
 enum Entry {
-    Base(Kind, Vec<u8>),
-    OfsDelta(u64, Vec<u8>),
-    RefDelta(Oid, Vec<u8>),
+    Base(Kind, usize, usize),
+    OfsDelta(u64, usize, usize),
+    RefDelta(Oid, usize, usize),
 }
 
 impl PackReader {
@@ -235,27 +250,40 @@ impl PackReader {
     pub fn new(set: Arc<PackSet>) -> Self {
         PackReader {
             set,
-            cache: IdMap::default(),
-            by_oid: IdMap::default(),
-            cached_bytes: 0,
+            young: IdMap::default(),
+            old: IdMap::default(),
+            young_bytes: 0,
+            recent: vec![None; RECENT_SLOTS],
             inflater: Decompress::new(true),
+            scratch: Vec::new(),
         }
     }
 
     /// The object `oid`, if some pack holds it.
     pub fn read(&mut self, oid: &Oid) -> Result<Option<Object>, PackError> {
-        if let Some((kind, data)) = self.by_oid.get(oid) {
-            return Ok(Some((*kind, data.clone())));
+        let slot = recent_slot(oid);
+        if let Some((id, object)) = &self.recent[slot] {
+            if id == oid {
+                return Ok(Some(object.clone()));
+            }
         }
         for pack in 0..self.set.packs.len() {
             if let Some(offset) = self.set.packs[pack].find(oid) {
-                let (kind, data) = self.resolve(pack, offset)?;
-                // The entry shares its bytes with the offset cache: no budget charge.
-                self.by_oid.insert(*oid, (kind, data.clone()));
-                return Ok(Some((kind, data)));
+                let object = self.resolve(pack, offset)?;
+                self.recent[slot] = Some((*oid, object.clone()));
+                return Ok(Some(object));
             }
         }
         Ok(None)
+    }
+
+    fn cached(&mut self, key: (u32, u64)) -> Option<Object> {
+        if let Some(object) = self.young.get(&key) {
+            return Some(object.clone());
+        }
+        let object = self.old.remove(&key)?;
+        self.remember(key, object.clone());
+        Some(object)
     }
 
     fn corrupt(&self, pack: usize, detail: String) -> PackError {
@@ -265,14 +293,15 @@ impl PackReader {
         }
     }
 
-    fn resolve(&mut self, pack: usize, offset: u64) -> Result<(Kind, Arc<Vec<u8>>), PackError> {
-        // Walk down the chain until a cached object or a base, then apply the deltas
-        // back up, caching every intermediate result as git's delta_base_cache does.
-        let mut chain: Vec<(u64, Vec<u8>)> = Vec::new();
+    fn resolve(&mut self, pack: usize, offset: u64) -> Result<Object, PackError> {
+        // Walk down the chain (headers only) until a cached object or a base, then
+        // apply the deltas back up, caching every intermediate result as git's
+        // delta_base_cache does.
+        let mut chain: Vec<(u64, usize, usize)> = Vec::new();
         let mut at = offset;
         let (kind, mut data) = loop {
-            if let Some((kind, data)) = self.cache.get(&(pack as u32, at)) {
-                break (*kind, data.clone());
+            if let Some(object) = self.cached((pack as u32, at)) {
+                break object;
             }
             if chain.len() > MAX_CHAIN {
                 return Err(
@@ -280,43 +309,48 @@ impl PackReader {
                 );
             }
             match self.entry(pack, at)? {
-                Entry::Base(kind, data) => {
-                    let data: Arc<Vec<u8>> = Arc::new(data);
-                    self.remember(pack, at, kind, &data);
+                Entry::Base(kind, data_at, size) => {
+                    let mut data = Vec::new();
+                    self.inflate(pack, data_at, size, at, &mut data)?;
+                    let data = Arc::new(data);
+                    self.remember((pack as u32, at), (kind, data.clone()));
                     break (kind, data);
                 }
-                Entry::OfsDelta(base, delta) => {
-                    chain.push((at, delta));
+                Entry::OfsDelta(base, data_at, size) => {
+                    chain.push((at, data_at, size));
                     at = base;
                 }
-                Entry::RefDelta(base, delta) => {
+                Entry::RefDelta(base, data_at, size) => {
                     let Some(base_offset) = self.set.packs[pack].find(&base) else {
                         return Err(self
                             .corrupt(pack, format!("delta base {base} is not in the same pack")));
                     };
-                    chain.push((at, delta));
+                    chain.push((at, data_at, size));
                     at = base_offset;
                 }
             }
         };
-        while let Some((entry_offset, delta)) = chain.pop() {
+        let mut delta = std::mem::take(&mut self.scratch);
+        while let Some((entry_offset, data_at, size)) = chain.pop() {
+            delta.clear();
+            self.inflate(pack, data_at, size, entry_offset, &mut delta)?;
             let applied = apply_delta(&data, &delta)
                 .ok_or_else(|| self.corrupt(pack, format!("bad delta at offset {entry_offset}")))?;
             data = Arc::new(applied);
-            self.remember(pack, entry_offset, kind, &data);
+            self.remember((pack as u32, entry_offset), (kind, data.clone()));
         }
+        self.scratch = delta;
         Ok((kind, data))
     }
 
-    fn remember(&mut self, pack: usize, offset: u64, kind: Kind, data: &Arc<Vec<u8>>) {
-        if self.cached_bytes + data.len() > CACHE_BUDGET_BYTES {
-            self.cache.clear();
-            self.by_oid.clear();
-            self.cached_bytes = 0;
+    fn remember(&mut self, key: (u32, u64), object: Object) {
+        let len = object.1.len();
+        if self.young_bytes + len > CACHE_BUDGET_BYTES / 2 {
+            self.old = std::mem::take(&mut self.young);
+            self.young_bytes = 0;
         }
-        self.cached_bytes += data.len();
-        self.cache
-            .insert((pack as u32, offset), (kind, data.clone()));
+        self.young_bytes += len;
+        self.young.insert(key, object);
     }
 
     fn entry(&mut self, pack: usize, offset: u64) -> Result<Entry, PackError> {
@@ -379,11 +413,10 @@ impl PackReader {
             base_oid = Some(Oid::from_bytes(raw).map_err(|_| truncated(self))?);
             at += 20;
         }
-        let data = self.inflate(pack, at, size, offset)?;
         Ok(match (header, base_oid) {
-            (Some(kind), _) => Entry::Base(kind, data),
-            (None, Some(oid)) => Entry::RefDelta(oid, data),
-            (None, None) => Entry::OfsDelta(base_offset, data),
+            (Some(kind), _) => Entry::Base(kind, at, size),
+            (None, Some(oid)) => Entry::RefDelta(oid, at, size),
+            (None, None) => Entry::OfsDelta(base_offset, at, size),
         })
     }
 
@@ -393,17 +426,19 @@ impl PackReader {
         at: usize,
         size: usize,
         offset: u64,
-    ) -> Result<Vec<u8>, PackError> {
+        out: &mut Vec<u8>,
+    ) -> Result<(), PackError> {
         let set = Arc::clone(&self.set);
         let input = set.packs[pack]
             .pack
             .get(at..)
             .ok_or_else(|| self.corrupt(pack, format!("truncated entry at offset {offset}")))?;
-        let mut out = Vec::with_capacity(size);
+        out.clear();
+        out.reserve_exact(size);
         self.inflater.reset(true);
         let status = self
             .inflater
-            .decompress_vec(input, &mut out, FlushDecompress::Finish)
+            .decompress_vec(input, out, FlushDecompress::Finish)
             .map_err(|error| {
                 self.corrupt(pack, format!("zlib error at offset {offset}: {error}"))
             })?;
@@ -426,7 +461,7 @@ impl PackReader {
                 ));
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
