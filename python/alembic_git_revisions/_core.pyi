@@ -21,6 +21,18 @@ def analyze(
     ``fallback(source)`` parses the files the native parser leaves to CPython.
     """
 
+def analyze_at(
+    versions_dir: str | PathLike[str],
+    rev: str,
+    fallback: Callable[[str], tuple[str | None, bool, tuple[str, ...]]],
+) -> tuple[list[FileRow], list[Link], Unchained | None]:
+    """Analyse one versions directory as it is at commit *rev*, from git objects only."""
+
+def describe_commits(
+    versions_dir: str | PathLike[str], oids: Sequence[str]
+) -> list[tuple[str, str, str]]:
+    """``(short id, author date, author name)`` for each commit id."""
+
 def parse_module_source(
     source: str, major: int, minor: int
 ) -> tuple[str, str | None, bool, tuple[str, ...]] | tuple[str, str]:
