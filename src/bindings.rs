@@ -75,9 +75,9 @@ pyo3::create_exception!(
 fn to_py_err(error: AnalysisError) -> PyErr {
     let message = error.to_string();
     match error {
-        AnalysisError::History(HistoryError::NotARepository { .. }) => {
-            NotAGitRepositoryError::new_err(message)
-        }
+        AnalysisError::History(
+            HistoryError::NotARepository { .. } | HistoryError::BadGitDir { .. },
+        ) => NotAGitRepositoryError::new_err(message),
         AnalysisError::History(HistoryError::Shallow { .. }) => ShallowCloneError::new_err(message),
         AnalysisError::History(HistoryError::Interrupted) => {
             pyo3::exceptions::PyKeyboardInterrupt::new_err(message)
