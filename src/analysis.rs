@@ -502,23 +502,27 @@ pub fn analyze_at(
             .find_commit(tip_oid)
             .map_err(|e| bad(e.message().to_owned()))?;
         let root = commit.tree().map_err(|e| bad(e.message().to_owned()))?;
+        // A directory that does not exist yet at `rev` holds no migrations there.
         let tree = if relative.as_os_str().is_empty() {
-            root
+            Some(root)
         } else {
-            let entry = root
-                .get_path(relative)
-                .map_err(|_| bad(format!("{} does not exist at {rev}", relative.display())))?;
-            entry
-                .to_object(&repo)
-                .and_then(|object| object.peel_to_tree())
-                .map_err(|_| {
-                    bad(format!(
-                        "{} is not a directory at {rev}",
-                        relative.display()
-                    ))
-                })?
+            match root.get_path(relative) {
+                Err(error) if error.code() == git2::ErrorCode::NotFound => None,
+                Err(error) => return Err(bad(error.message().to_owned()).into()),
+                Ok(entry) => Some(
+                    entry
+                        .to_object(&repo)
+                        .and_then(|object| object.peel_to_tree())
+                        .map_err(|_| {
+                            bad(format!(
+                                "{} is not a directory at {rev}",
+                                relative.display()
+                            ))
+                        })?,
+                ),
+            }
         };
-        for entry in tree.iter() {
+        for entry in tree.iter().flat_map(|tree| tree.iter()) {
             let name = entry.name_bytes();
             if !name.ends_with(b".py") || name.starts_with(b"__init__") || name.starts_with(b".#") {
                 continue;

@@ -256,6 +256,19 @@ class _ChainCache:
         self._by_dir[versions_dir] = resolved
         return resolved
 
+    def forget(self, versions_dir: Any) -> None:
+        """Drop one directory's chain (under every spelling) so the next use rebuilds."""
+        key = os.path.abspath(os.fspath(versions_dir))
+        with self._lock:
+            stale = self._by_dir.get(key)
+            for name, resolved in list(self._by_dir.items()):
+                if resolved is stale:
+                    del self._by_dir[name]
+            if stale is not None:
+                for caller, chain in list(self.by_caller.items()):
+                    if chain is stale.chain:
+                        del self.by_caller[caller]
+
     def clear(self) -> None:
         with self._lock:
             self._by_dir.clear()
@@ -338,7 +351,16 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
         if os.path.isabs(filename) and pathlib.Path(filename).parent == directory:
             _CACHE.by_caller[filename] = resolved.chain
     else:
+        directory = versions_dir
         resolved = _CACHE.get(versions_dir)
+    if revision not in resolved.chain and resolved.chain_file is None:
+        # A migration written after the chain was built in this process (as in
+        # `alembic revision`, which loads the existing migrations first): rebuild
+        # once, which the persistent cache makes cheap.
+        unchained = resolved.unchained is not None and resolved.unchained[0] == revision
+        if not unchained:
+            _CACHE.forget(directory)
+            resolved = _CACHE.get(directory)
     try:
         return resolved.chain[revision]
     except KeyError:
