@@ -286,10 +286,34 @@ impl CommitGraph {
     }
 }
 
-/// Does the repository replace objects (`refs/replace/*`)? Cached facts keyed by
-/// commit id do not hold then.
+/// Does the repository rewrite history with replace refs (`refs/replace/*`) or a
+/// grafts file? Cached facts keyed by commit id do not hold then.
 pub fn has_replacements(repo: &Repository) -> bool {
-    !replace_map(repo).is_empty()
+    !replace_map(repo).is_empty() || !grafts(repo).is_empty()
+}
+
+/// `info/grafts`: commits whose parents git log replaces, one
+/// `<commit> <parent>...` line each.
+fn grafts(repo: &Repository) -> HashMap<Oid, Vec<Oid>> {
+    let mut map = HashMap::new();
+    if std::env::var_os("GIT_NO_REPLACE_OBJECTS").is_some() {
+        return map;
+    }
+    let Ok(text) = std::fs::read_to_string(repo.commondir().join("info").join("grafts")) else {
+        return map;
+    };
+    for line in text.lines() {
+        let mut ids = line
+            .split_whitespace()
+            .filter_map(|hex| Oid::from_str(hex).ok());
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(commit) = ids.next() {
+            map.insert(commit, ids.collect());
+        }
+    }
+    map
 }
 
 /// Replacement objects (`refs/replace/<oid>`), which git honours when it reads
@@ -533,6 +557,7 @@ pub fn load_graph(
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Result<CommitGraph, HistoryError> {
     let replace = replace_map(repo);
+    let grafted = grafts(repo);
     let packs = open_packs(repo)?;
     let reader = reader_for(repo, &replace, &packs)?;
     let mut graph = CommitGraph::default();
@@ -546,10 +571,13 @@ pub fn load_graph(
         if cursor % 4096 == 4095 && interrupted() {
             return Err(HistoryError::Interrupted);
         }
-        let (tree, parents) = match cached.get(&oid) {
+        let (tree, mut parents) = match cached.get(&oid) {
             Some(hit) => (hit.tree, hit.parents.clone()),
             None => reader.commit(oid)?,
         };
+        if let Some(graft) = grafted.get(&oid) {
+            parents.clone_from(graft);
+        }
         graph.trees.push(tree);
         for &parent in &parents {
             if let std::collections::hash_map::Entry::Vacant(slot) = index.entry(parent) {
