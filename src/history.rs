@@ -15,6 +15,7 @@ use git2::{ErrorClass, ErrorCode, ObjectType, Odb, Oid, Repository, RepositoryOp
 use thiserror::Error;
 
 use crate::cache::CachedCommit;
+use crate::commitgraph::CommitGraphFile;
 use crate::pack::{self, PackReader, PackSet};
 use crate::topo::{self, TopoError};
 
@@ -292,6 +293,12 @@ pub fn has_replacements(repo: &Repository) -> bool {
     !replace_map(repo).is_empty() || !grafts(repo).is_empty()
 }
 
+fn commit_graph_enabled(repo: &Repository) -> bool {
+    repo.config()
+        .and_then(|config| config.get_bool("core.commitGraph"))
+        .unwrap_or(true)
+}
+
 /// `info/grafts`: commits whose parents git log replaces, one
 /// `<commit> <parent>...` line each.
 fn grafts(repo: &Repository) -> HashMap<Oid, Vec<Oid>> {
@@ -530,6 +537,27 @@ fn parse_tree(data: &[u8]) -> Option<Vec<TreeEntry<'_>>> {
     (!iter.malformed).then_some(entries)
 }
 
+/// A raw tree object's entries as `(mode, name, 20-byte id)`, read as the walk reads
+/// them, or `None` if an entry is malformed.
+///
+/// Public only so that the fuzz targets in `fuzz/` reach the tree reading of
+/// [`commit_adds`] without a repository.
+#[doc(hidden)]
+#[must_use]
+pub fn tree_entries(data: &[u8]) -> Option<Vec<(u32, &[u8], &[u8])>> {
+    let mut iter = TreeIter::new(data);
+    let entries = iter.by_ref().map(|e| (e.mode, e.name, e.id)).collect();
+    (!iter.malformed).then_some(entries)
+}
+
+/// Byte length of the leading entries two raw trees share byte for byte: where the
+/// walk starts comparing a tree with its parent's. Public for the fuzz targets only.
+#[doc(hidden)]
+#[must_use]
+pub fn shared_tree_prefix(a: &[u8], b: &[u8]) -> usize {
+    identical_prefix_entries(a, b)
+}
+
 /// git's `base_name_compare`: names compare bytewise, a tree as if it ended in `/`.
 fn base_name_cmp(a: &TreeEntry, b: &TreeEntry) -> std::cmp::Ordering {
     let len = a.name.len().min(b.name.len());
@@ -560,6 +588,12 @@ pub fn load_graph(
     let grafted = grafts(repo);
     let packs = open_packs(repo)?;
     let reader = reader_for(repo, &replace, &packs)?;
+    // git ignores the commit-graph when history is rewritten or it is switched off.
+    let commit_graph = if replace.is_empty() && grafted.is_empty() && commit_graph_enabled(repo) {
+        CommitGraphFile::open(&repo.commondir().join("objects"))
+    } else {
+        None
+    };
     let mut graph = CommitGraph::default();
     let mut index: HashMap<Oid, u32> = HashMap::new();
     let mut pending_parents: Vec<Vec<Oid>> = Vec::new();
@@ -573,7 +607,10 @@ pub fn load_graph(
         }
         let (tree, mut parents) = match cached.get(&oid) {
             Some(hit) => (hit.tree, hit.parents.clone()),
-            None => reader.commit(oid)?,
+            None => match commit_graph.as_ref().and_then(|file| file.commit(&oid)) {
+                Some(found) => found,
+                None => reader.commit(oid)?,
+            },
         };
         if let Some(graft) = grafted.get(&oid) {
             parents.clone_from(graft);

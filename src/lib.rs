@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod cache;
 pub mod chain;
+pub mod commitgraph;
 pub mod history;
 pub mod pack;
 pub mod parser;
