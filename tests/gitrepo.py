@@ -28,7 +28,7 @@ import os
 import pathlib
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 DEFAULT_BRANCH = "main"
 #: 2023-11-14T22:13:20Z: arbitrary, but fixed.
@@ -821,16 +821,3 @@ def migration_filename(
     if date_prefix is not None:
         return f"{date_prefix}-{revision}_{slug}.py"
     return f"{revision}_{slug}.py"
-
-
-def commit_files(
-    repo: Repo,
-    directory: str,
-    migrations: Iterable[tuple[str, bytes]],
-    message: str | None = None,
-    *,
-    date: int | None = None,
-) -> int:
-    """Commit ``(filename, source)`` pairs into *directory* in one commit."""
-    files: dict[str, Content | None] = {f"{directory}/{name}": src for name, src in migrations}
-    return repo.commit(files, message, date=date)
