@@ -165,8 +165,16 @@ def _interpreter(path: str) -> str:
     """Absolute path of an interpreter: children run with another cwd."""
     found = os.path.abspath(path) if os.sep in path else shutil.which(path)
     if not found or not os.path.exists(found):
-        raise SystemExit(f"interpreter not found: {path}")
+        raise FileNotFoundError(f"interpreter not found: {path}")
     return found
+
+
+def _absolute(side: Side) -> Side:
+    return Side(
+        side.label,
+        _interpreter(side.python),
+        os.path.abspath(side.pythonpath) if side.pythonpath else None,
+    )
 
 
 def ensure_reference_python(work: Path = WORK) -> str:
@@ -604,6 +612,9 @@ def run(
         ours = None
     elif ours is None:
         ours = Side("ours", sys.executable)
+    # Children run in another cwd: make interpreter and path absolute.
+    reference = _absolute(reference)
+    ours = _absolute(ours) if ours is not None else None
     scenarios = list(scenarios)
     if ours is None:
         # Without ours these would only repeat cold-all: the reference has no cache.
