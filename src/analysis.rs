@@ -80,13 +80,32 @@ impl RepoHistory {
 
 /// The directory git is run from for `versions_dir`: its parent, with symlinks
 /// resolved so that a symlinked versions directory finds the repository it lives in.
-pub fn git_start_dir(versions_dir: &Path) -> Result<PathBuf, VersionsError> {
-    let resolved = versions_dir
-        .canonicalize()
-        .map_err(|source| VersionsError::ListDir {
-            path: versions_dir.to_path_buf(),
-            source,
-        })?;
+///
+/// A versions directory that does not exist (inside an existing parent) is looked
+/// for from that parent, as `git -C <parent>` would.
+pub fn git_start_dir(versions_dir: &Path) -> Result<PathBuf, AnalysisError> {
+    let resolved = match versions_dir.canonicalize() {
+        Ok(resolved) => resolved,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let parent = versions_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let parent = parent
+                .canonicalize()
+                .map_err(|_| HistoryError::NotARepository {
+                    path: versions_dir.to_path_buf(),
+                })?;
+            return Ok(parent);
+        }
+        Err(source) => {
+            return Err(VersionsError::ListDir {
+                path: versions_dir.to_path_buf(),
+                source,
+            }
+            .into())
+        }
+    };
     Ok(resolved.parent().map(Path::to_path_buf).unwrap_or(resolved))
 }
 

@@ -83,9 +83,11 @@ fn to_py_err(error: AnalysisError) -> PyErr {
             pyo3::exceptions::PyKeyboardInterrupt::new_err(message)
         }
         AnalysisError::History(_) => GitHistoryError::new_err(message),
-        AnalysisError::Versions(VersionsError::ListDir { .. } | VersionsError::Read { .. }) => {
-            MigrationFileReadError::new_err(message)
-        }
+        AnalysisError::Versions(
+            VersionsError::ListDir { .. }
+            | VersionsError::Read { .. }
+            | VersionsError::IsADirectory { .. },
+        ) => MigrationFileReadError::new_err(message),
         AnalysisError::Versions(_) => MigrationFileError::new_err(message),
         AnalysisError::Chain { .. } => ChainError::new_err(message),
     }
@@ -140,7 +142,9 @@ impl Fallback for PyFallback {
                         .name()
                         .map(|n| n.to_string())
                         .unwrap_or_else(|_| "error".into());
-                    Err(if text.is_empty() {
+                    Err(if kind == "UnicodeEncodeError" {
+                        format!("a revision id is not valid Unicode (it holds a lone surrogate): {text}")
+                    } else if text.is_empty() {
                         format!("{kind} (the file is too large or too deeply nested for Python's parser)")
                     } else {
                         text

@@ -210,7 +210,11 @@ mod tests {
             .env("GIT_COMMITTER_EMAIL", "t@e")
             .output()
             .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -248,8 +252,13 @@ mod tests {
         git(root, &["commit-graph", "write", "--reachable"]);
         check(1);
         commit("after");
-        git(root, &["commit-graph", "write", "--reachable", "--split=no-merge"]);
-        assert!(root.join(".git/objects/info/commit-graphs/commit-graph-chain").exists());
+        git(
+            root,
+            &["commit-graph", "write", "--reachable", "--split=no-merge"],
+        );
+        assert!(root
+            .join(".git/objects/info/commit-graphs/commit-graph-chain")
+            .exists());
         check(2);
         // A commit missing from the graph is reported as such, not invented.
         commit("unlisted");

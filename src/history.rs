@@ -537,6 +537,9 @@ fn parse_tree(data: &[u8]) -> Option<Vec<TreeEntry<'_>>> {
     (!iter.malformed).then_some(entries)
 }
 
+/// A tree entry as `(mode, name, 20-byte id)`.
+pub type RawTreeEntry<'a> = (u32, &'a [u8], &'a [u8]);
+
 /// A raw tree object's entries as `(mode, name, 20-byte id)`, read as the walk reads
 /// them, or `None` if an entry is malformed.
 ///
@@ -544,7 +547,7 @@ fn parse_tree(data: &[u8]) -> Option<Vec<TreeEntry<'_>>> {
 /// [`commit_adds`] without a repository.
 #[doc(hidden)]
 #[must_use]
-pub fn tree_entries(data: &[u8]) -> Option<Vec<(u32, &[u8], &[u8])>> {
+pub fn tree_entries(data: &[u8]) -> Option<Vec<RawTreeEntry<'_>>> {
     let mut iter = TreeIter::new(data);
     let entries = iter.by_ref().map(|e| (e.mode, e.name, e.id)).collect();
     (!iter.malformed).then_some(entries)

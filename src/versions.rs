@@ -88,12 +88,26 @@ impl Fallback for NoFallback {
 }
 
 /// List the migration file names of `dir`: `*.py` entries, not recursive, minus the
-/// names Alembic skips. Unordered.
+/// names Alembic skips. Unordered. A directory that does not exist has none (the
+/// reference's `glob` yields nothing there).
 pub fn list_migration_names(dir: &Path) -> Result<Vec<OsString>, VersionsError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| VersionsError::ListDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(Vec::new())
+        }
+        Err(source) => {
+            return Err(VersionsError::ListDir {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| VersionsError::ListDir {

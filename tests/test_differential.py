@@ -9,8 +9,8 @@ output) before comparing:
 1. a dynamic migration first in the chain with no static migration before it (the
    directory has no static migration other than hybrids): the reference leaves it out,
    we map it to ``None``;
-2. ``__init__.py`` and ``.#*`` files: the reference crashes, we skip them (the
-   reference runs with them moved away);
+2. names Alembic skips (``__init__*`` and ``.#*``): the reference crashes on
+   ``__init__.py``; we skip them all (the reference runs with them moved away);
 3. paths git prints C-quoted: the reference treats them as uncommitted, we use their
    first add (the reference runs with an order read with ``-z``, see
    ``gitrepo.git_log_order(unquoted=True)``);
@@ -19,7 +19,9 @@ output) before comparing:
 5. a symlinked versions directory is resolved to find the repository; the chain file
    goes beside the path given;
 6. a UTF-8 BOM: the reference raises, we parse (the reference reads the file without);
-7. duplicate revision ids and cyclic static parents: we may refuse with ``ValueError``.
+7. duplicate revision ids and cyclic static parents: we may refuse with ``ValueError``;
+8. a revision id with a lone surrogate (not valid Unicode): we refuse with a
+   ``MigrationFileError`` naming the file (see ``test_lone_surrogate_revision``).
 
 Where the reference raises, we must raise an exception of the same base type among
 ``RuntimeError``, ``ValueError`` and ``OSError``. Results compare by value and by
@@ -203,8 +205,9 @@ def _documented_order(reference: types.ModuleType) -> Callable[[pathlib.Path], A
 
 
 def skipped_by_us(name: str) -> bool:
-    """The ``*.py`` names we skip and the reference crashes on (difference 2)."""
-    return name == "__init__.py" or name.startswith(".#")
+    """The ``*.py`` names Alembic skips, so we do too (difference 2): the reference
+    crashes on ``__init__.py`` and treats ``__init__x.py`` as a migration."""
+    return name.startswith("__init__") or name.startswith(".#")
 
 
 @contextlib.contextmanager
@@ -489,7 +492,6 @@ WEIRD_REVISIONS = (
     "tab\there",
     "line\u2028sep",
     "\U0001f600emoji",
-    "sur\ud800rogate",
     "",
 )
 
@@ -1344,6 +1346,21 @@ def test_unusual_revision_ids(reference: types.ModuleType, tmp_path: pathlib.Pat
     assert_same_as_reference(reference, repo.path / "v" / "versions")
 
 
+def test_lone_surrogate_revision(tmp_path: pathlib.Path) -> None:
+    """A revision id that is not valid Unicode is refused loudly, naming the file."""
+    repo = _one_commit_repo(
+        tmp_path,
+        {
+            "v/versions/0000_root.py": migration_source("root", None),
+            "v/versions/0001_odd.py": migration_source("sur\ud800rogate", Dynamic()),
+        },
+    )
+    ours.build_chain.cache_clear()
+    with pytest.raises(ours.MigrationFileError) as info:
+        ours.build_chain(repo.path / "v" / "versions")
+    assert "0001_odd.py" in str(info.value)
+
+
 def test_directory_named_like_a_migration(
     reference: types.ModuleType, tmp_path: pathlib.Path
 ) -> None:
@@ -1359,8 +1376,8 @@ def test_directory_named_like_a_migration(
 
 
 def test_names_alembic_skips(reference: types.ModuleType, tmp_path: pathlib.Path) -> None:
-    """Only ``__init__.py`` and ``.#*`` are documented as skipped; other names that
-    start with ``__init__``, or the bare name ``.py``, are migrations to the reference."""
+    """Names starting with ``__init__`` or ``.#`` are skipped (as Alembic does); the
+    bare name ``.py`` is a migration, to the reference and to us."""
     repo = _one_commit_repo(
         tmp_path,
         {

@@ -871,7 +871,8 @@ def test_unlistable_versions_dir(tmp_path: pathlib.Path) -> None:
 def test_directory_named_like_a_migration(tmp_path: pathlib.Path) -> None:
     repo = linear_repo(tmp_path / "repo", REVS)
     (repo.versions / "f6_oops.py").mkdir()
-    with pytest.raises(MigrationFileError) as info:
+    # An OSError, as the reference's IsADirectoryError.
+    with pytest.raises(MigrationFileReadError) as info:
         chain_of(repo.versions)
     assert str(repo.versions / "f6_oops.py") in str(info.value)
     assert "is a directory" in scrub(str(info.value), tmp_path)
@@ -888,11 +889,16 @@ def test_init_py_is_skipped(tmp_path: pathlib.Path) -> None:
 
 
 def test_versions_dir_missing(tmp_path: pathlib.Path) -> None:
+    """The API answers as the reference does (no files, empty chain); the command line,
+    where a typo would ship an empty chain file, refuses and names the directory."""
     repo = linear_repo(tmp_path / "repo", REVS)
     missing = repo.root / "alembic" / "nope"
-    with pytest.raises(MigrationFileReadError) as info:
-        chain_of(missing)
-    assert str(missing) in str(info.value)
+    assert chain_of(missing) == {}
+    assert parse_versions_dir(missing) == []
+    from alembic_git_revisions.cli import main
+
+    assert main(["generate", str(missing)]) == 1
+    assert not (missing.parent / "revision_chain.json").exists()
 
 
 def test_no_partial_result_after_a_failure(tmp_path: pathlib.Path) -> None:

@@ -168,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.command == "generate":
             from alembic_git_revisions._chain import generate_chain_file
 
+            if not options.versions_dir.is_dir():
+                # The API answers an empty chain here, as the reference does; a chain
+                # file written for a mistyped path would only fail later, in production.
+                raise FileNotFoundError(f"{options.versions_dir} is not a directory")
             generate_chain_file(options.versions_dir)
             return 0
         if options.command == "check":
