@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use git2::Oid;
 use thiserror::Error;
 
-use crate::cache::{self, CacheMode, CachedCommit, CachedFile, DirCache, Stamp};
+use crate::cache::{self, CacheMode, CachedCommit, CachedFile, DirCache, FirstAddIndex, Stamp};
 use crate::chain::{self, Chain, ChainError, Migration};
 use crate::history::{self, CommitAdds, CommitGraph, FirstAdd, HistoryError, Tip};
 use crate::parser::{DownRevision, PyVersion};
@@ -169,6 +169,97 @@ pub fn find_first_adds(history: &RepoHistory, names: &[OsString]) -> FoundAdds {
         .into_iter()
         .map(|(name, add)| (name.to_vec(), (add, history.commits[add.position as usize])))
         .collect()
+}
+
+/// The first add of every `.py` basename in `history` (the reference's keep-first
+/// deduplication of the whole `--name-only` stream).
+pub fn index_from_history(history: &RepoHistory, head: Option<Oid>) -> FirstAddIndex {
+    let mut firsts = HashMap::new();
+    for (position, (commit, adds)) in history.commits.iter().zip(&history.adds).enumerate() {
+        for (at, name) in adds.iter().enumerate() {
+            firsts
+                .entry(name.clone())
+                .or_insert((position as u32, at as u32, *commit));
+        }
+    }
+    FirstAddIndex {
+        head,
+        log_len: history.commits.len() as u32,
+        firsts,
+    }
+}
+
+/// First adds of `names` from an index.
+pub fn found_in_index(index: &FirstAddIndex, names: &[OsString]) -> FoundAdds {
+    names
+        .iter()
+        .filter_map(|name| {
+            let bytes = name.as_encoded_bytes();
+            index.firsts.get(bytes).map(|&(position, at, oid)| {
+                (
+                    bytes.to_vec(),
+                    (
+                        FirstAdd {
+                            position,
+                            index: at,
+                        },
+                        oid,
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Commits a `HEAD` may move forward by and still be answered from the saved index.
+const LINEAR_EXTENSION_LIMIT: usize = 1000;
+
+/// The first-add index of `repo` at `head`: from the cache when it describes this
+/// `HEAD`, extended when `HEAD` only moved forward through single-parent commits, and
+/// otherwise from a full history walk (which itself reuses the history cache).
+pub fn first_add_index(
+    repo: &git2::Repository,
+    head: Option<Oid>,
+    cache_folder: Option<&Path>,
+    threads: usize,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<FirstAddIndex, HistoryError> {
+    let Some(head_oid) = head else {
+        return Ok(FirstAddIndex::default());
+    };
+    let path = cache_folder.map(cache::first_adds_path);
+    if let Some(mut index) = path.as_deref().and_then(cache::load_first_adds) {
+        if index.head == head {
+            return Ok(index);
+        }
+        if let Some(old) = index.head {
+            if let Some(extension) =
+                history::linear_extension(repo, old, head_oid, LINEAR_EXTENSION_LIMIT)?
+            {
+                for (offset, (commit, adds)) in extension.iter().enumerate() {
+                    let position = index.log_len + offset as u32;
+                    for (at, name) in adds.iter().enumerate() {
+                        index
+                            .firsts
+                            .entry(name.clone())
+                            .or_insert((position, at as u32, *commit));
+                    }
+                }
+                index.log_len += extension.len() as u32;
+                index.head = head;
+                if let Some(path) = &path {
+                    cache::save_first_adds(path, &index);
+                }
+                return Ok(index);
+            }
+        }
+    }
+    let history = walk(repo, head, cache_folder, threads, interrupted)?;
+    let index = index_from_history(&history, head);
+    if let Some(path) = &path {
+        cache::save_first_adds(path, &index);
+    }
+    Ok(index)
 }
 
 /// Turn declared files plus their first adds into sorted migrations and a chain.
@@ -343,19 +434,20 @@ pub fn analyze(
         });
     }
 
-    let mut histories: HashMap<PathBuf, RepoHistory> = HashMap::new();
+    let mut indexes: HashMap<PathBuf, FirstAddIndex> = HashMap::new();
     let mut results = Vec::with_capacity(plans.len());
     for plan in plans {
         if let Some((declared, found)) = plan.final_hit() {
             results.push(assemble(&plan.dir, declared, &found)?);
             continue;
         }
-        if !histories.contains_key(&plan.repo_key) {
+        if !indexes.contains_key(&plan.repo_key) {
             let (repo, head, folder) = &repos[&plan.repo_key];
-            let walked = walk(repo, *head, folder.as_deref(), request.threads, interrupted)?;
-            histories.insert(plan.repo_key.clone(), walked);
+            let index =
+                first_add_index(repo, *head, folder.as_deref(), request.threads, interrupted)?;
+            indexes.insert(plan.repo_key.clone(), index);
         }
-        let history = histories
+        let index = indexes
             .get(&plan.repo_key)
             .ok_or(HistoryError::Interrupted)?;
         // Only files whose stamp changed go to the parser.
@@ -381,7 +473,7 @@ pub fn analyze(
             *slot = parsed.next();
         }
         let declared: Vec<Declared> = declared.into_iter().flatten().collect();
-        let found = find_first_adds(history, &plan.names);
+        let found = found_in_index(index, &plan.names);
         if let Some(path) = &plan.cache_file {
             let files = declared
                 .iter()

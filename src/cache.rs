@@ -551,6 +551,22 @@ mod tests {
     }
 
     #[test]
+    fn first_adds_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = first_adds_path(dir.path());
+        let mut index = FirstAddIndex {
+            head: Some(oid(1)),
+            log_len: 42,
+            firsts: HashMap::new(),
+        };
+        index.firsts.insert(b"a.py".to_vec(), (3, 1, oid(2)));
+        save_first_adds(&path, &index);
+        assert_eq!(load_first_adds(&path), Some(index));
+        std::fs::write(&path, b"nonsense").unwrap();
+        assert_eq!(load_first_adds(&path), None);
+    }
+
+    #[test]
     fn mode_from_env_values() {
         let common = Path::new("/repo/.git");
         assert_eq!(CacheMode::Off.folder(common), None);
@@ -561,4 +577,69 @@ mod tests {
         let folder = CacheMode::Folder("/c".into()).folder(common).unwrap();
         assert!(folder.starts_with("/c"));
     }
+}
+
+// ------------------------------------------------------------------ first adds
+
+const FIRST_ADDS_MAGIC: &[u8; 8] = b"AGRFRST\0";
+
+/// Where every `.py` basename was first added in the history of one `HEAD`:
+/// `(log position, index in the commit, commit id)`, plus the length of the log.
+/// It answers any versions directory of the repository at that `HEAD`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FirstAddIndex {
+    /// The `HEAD` it describes.
+    pub head: Option<Oid>,
+    /// Number of commits in the log at `head`.
+    pub log_len: u32,
+    /// First add of each basename.
+    pub firsts: HashMap<Vec<u8>, (u32, u32, Oid)>,
+}
+
+/// Path of the first-add index in `folder`.
+pub fn first_adds_path(folder: &Path) -> PathBuf {
+    folder.join("first-adds-v1.bin")
+}
+
+/// Load the first-add index; anything unreadable gives `None`.
+pub fn load_first_adds(path: &Path) -> Option<FirstAddIndex> {
+    let data = std::fs::read(path).ok()?;
+    let mut r = Reader::open(&data, FIRST_ADDS_MAGIC)?;
+    let head = r.oid()?;
+    let log_len = r.u32()?;
+    let n = r.count(32)?;
+    let mut firsts = HashMap::with_capacity(n);
+    for _ in 0..n {
+        let name = r.bytes()?.to_vec();
+        let position = r.u32()?;
+        let index = r.u32()?;
+        let oid = r.oid()?;
+        firsts.insert(name, (position, index, oid));
+    }
+    r.data.is_empty().then_some(FirstAddIndex {
+        head: Some(head),
+        log_len,
+        firsts,
+    })
+}
+
+/// Save the first-add index (only for a known `HEAD`).
+pub fn save_first_adds(path: &Path, index: &FirstAddIndex) {
+    let Some(head) = index.head else {
+        return;
+    };
+    let mut w = Writer::new(FIRST_ADDS_MAGIC);
+    w.oid(&head);
+    w.u32(index.log_len);
+    w.u32(index.firsts.len() as u32);
+    let mut names: Vec<&Vec<u8>> = index.firsts.keys().collect();
+    names.sort();
+    for name in names {
+        let (position, at, oid) = index.firsts[name];
+        w.bytes(name);
+        w.u32(position);
+        w.u32(at);
+        w.oid(&oid);
+    }
+    write_atomic(path, &w.finish());
 }

@@ -845,8 +845,58 @@ fn oid_of(reader: &ObjectReader<'_>, owner: Option<Oid>, id: &[u8]) -> Result<Oi
         .map_err(|_| reader.corrupt("tree", owner.unwrap_or(Oid::ZERO_SHA1), "bad entry id"))
 }
 
+/// The commits from `from` (exclusive) to `to` (inclusive), oldest first, with the
+/// `.py` basenames each adds, when `to` descends from `from` through single-parent
+/// commits only (at most `limit` of them). `None` otherwise.
+///
+/// For such a history `git log --reverse --topo-order` from `to` is the listing from
+/// `from` followed by these commits: the walk from `to` pops each of them before
+/// reaching `from`, then proceeds exactly as it would from `from`.
+pub fn linear_extension(
+    repo: &Repository,
+    from: Oid,
+    to: Oid,
+    limit: usize,
+) -> Result<Option<Vec<(Oid, PyAdds)>>, HistoryError> {
+    if !grafts(repo).is_empty() {
+        return Ok(None);
+    }
+    let replace = replace_map(repo);
+    if !replace.is_empty() {
+        return Ok(None);
+    }
+    let packs = open_packs(repo)?;
+    let reader = reader_for(repo, &replace, &packs)?;
+    let mut chain = Vec::new();
+    let mut at = to;
+    while at != from {
+        if chain.len() >= limit {
+            return Ok(None);
+        }
+        let (tree, parents) = reader.commit(at)?;
+        let [parent] = parents.as_slice() else {
+            return Ok(None);
+        };
+        chain.push((at, tree, *parent));
+        at = *parent;
+    }
+    let mut out = Vec::with_capacity(chain.len());
+    let mut prefix = Vec::new();
+    for &(commit, tree, parent) in chain.iter().rev() {
+        let (parent_tree, _) = reader.commit(parent)?;
+        let mut adds = Vec::new();
+        prefix.clear();
+        added_py(&reader, Some(parent_tree), tree, &mut prefix, &mut adds, 0)?;
+        out.push((commit, adds));
+    }
+    Ok(Some(out))
+}
+
+/// The `.py` basenames one commit adds, in git's order.
+pub type PyAdds = Vec<Vec<u8>>;
+
 /// Per-commit `.py` adds, indexed like the log order given to [`commit_adds`].
-pub type CommitAdds = Vec<Vec<Vec<u8>>>;
+pub type CommitAdds = Vec<PyAdds>;
 
 /// For each commit of `order`, the `.py` basenames it adds, as
 /// `git log --diff-filter=A --no-renames --name-only` lists them: a root commit adds
