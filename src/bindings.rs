@@ -217,9 +217,17 @@ fn unsafe_free_os_string(bytes: Vec<u8>) -> std::ffi::OsString {
 /// Returns, per directory, `(files, links, unchained)` where `files` rows are
 /// `(revision, filename, git_sequence, is_dynamic, static_parents, first_add_commit)`
 /// in add order.
+///
+/// With `with_files=False` the file rows are left out (empty): `build_chain` needs only
+/// the links, and converting thousands of rows is most of a warm call.
 #[pyfunction]
-#[pyo3(signature = (dirs, fallback))]
-fn analyze(py: Python<'_>, dirs: Vec<PathBuf>, fallback: Py<PyAny>) -> PyResult<Vec<DirRow>> {
+#[pyo3(signature = (dirs, fallback, *, with_files = true))]
+fn analyze(
+    py: Python<'_>,
+    dirs: Vec<PathBuf>,
+    fallback: Py<PyAny>,
+    with_files: bool,
+) -> PyResult<Vec<DirRow>> {
     guarded("analysing versions directories", || {
         let request = Request {
             dirs,
@@ -244,7 +252,13 @@ fn analyze(py: Python<'_>, dirs: Vec<PathBuf>, fallback: Py<PyAny>) -> PyResult<
         if let Some(error) = signal.into_inner().ok().flatten() {
             return Err(error);
         }
-        let analyses = outcome.map_err(to_py_err)?;
+        let mut analyses = outcome.map_err(to_py_err)?;
+        if !with_files {
+            for analysis in &mut analyses {
+                analysis.files.clear();
+                analysis.first_add_commits.clear();
+            }
+        }
         Ok(analyses.into_iter().map(dir_row).collect())
     })
 }

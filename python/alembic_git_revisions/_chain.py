@@ -119,8 +119,8 @@ class _Analysis:
     unchained: tuple[str, str, list[str]] | None
 
 
-def _analyze(dirs: list[pathlib.Path]) -> list[_Analysis]:
-    rows = _core.analyze([os.fspath(d) for d in dirs], _python_fallback)
+def _analyze(dirs: list[pathlib.Path], *, with_files: bool = True) -> list[_Analysis]:
+    rows = _core.analyze([os.fspath(d) for d in dirs], _python_fallback, with_files=with_files)
     return [
         _Analysis(
             files=[(r, os.fspath(n), s, d, p, c) for (r, n, s, d, p, c) in files],
@@ -284,7 +284,7 @@ def _resolve(versions_dir: pathlib.Path) -> _Resolved:
     if chain_file.exists():
         return _Resolved(versions_dir, _load_chain_file(chain_file), chain_file, None)
     try:
-        (analysis,) = _analyze([versions_dir])
+        (analysis,) = _analyze([versions_dir], with_files=False)
     except _core.NotAGitRepositoryError as exc:
         raise _core.NotAGitRepositoryError(
             f"{exc} and {chain_file} does not exist. Generate it from a full clone with: "
@@ -405,7 +405,7 @@ def generate_chain_file(versions_dir: StrPath) -> None:
     atomic: concurrent runs leave one complete file.
     """
     versions_dir = pathlib.Path(versions_dir)
-    (analysis,) = _analyze([versions_dir])
+    (analysis,) = _analyze([versions_dir], with_files=False)
     chain_file = _chain_file_of(versions_dir)
     _write_chain_file(chain_file, analysis.chain)
     print(f"Generated {chain_file} with {len(analysis.chain)} revisions")

@@ -12,13 +12,16 @@ Unchained = tuple[str, str, list[str]]
 def analyze(
     dirs: Sequence[str | PathLike[str]],
     fallback: Callable[[str], tuple[str | None, bool, tuple[str, ...]]],
+    *,
+    with_files: bool = True,
 ) -> list[tuple[list[FileRow], list[Link], Unchained | None]]:
     """Analyse versions directories with one history walk per repository.
 
     Per directory: file rows ``(revision, filename, git_sequence, is_dynamic,
     static_parents, first_add_commit)`` in add order, the chain links in chain order,
     and the first dynamic revision left without a parent (with why), if any.
-    ``fallback(source)`` parses the files the native parser leaves to CPython.
+    ``fallback(source)`` parses the files the native parser leaves to CPython. With
+    ``with_files=False`` the file rows are left out.
     """
 
 def analyze_at(
