@@ -60,6 +60,31 @@ pub struct DirAnalysis {
     pub chain: Chain,
 }
 
+/// Phase timings on stderr when `ALEMBIC_GIT_REVISIONS_TRACE` is set.
+struct Trace {
+    last: Option<std::cell::Cell<std::time::Instant>>,
+}
+
+impl Trace {
+    fn new() -> Self {
+        let on = std::env::var_os("ALEMBIC_GIT_REVISIONS_TRACE").is_some();
+        Trace {
+            last: on.then(|| std::cell::Cell::new(std::time::Instant::now())),
+        }
+    }
+
+    fn step(&self, what: &str) {
+        if let Some(last) = &self.last {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "alembic-git-revisions: {what}: {:.1} ms",
+                (now - last.get()).as_secs_f64() * 1e3
+            );
+            last.set(now);
+        }
+    }
+}
+
 /// The git history of one repository, reduced to per-commit `.py` adds.
 pub struct RepoHistory {
     /// Commit ids in log order (oldest first).
@@ -122,14 +147,19 @@ pub fn walk(
     let Some(tip_oid) = tip else {
         return Ok(RepoHistory::empty());
     };
+    let trace = Trace::new();
     let history_file = cache_folder.map(cache::history_path);
     let mut cached = history_file
         .as_deref()
         .map(cache::load_history)
         .unwrap_or_default();
+    trace.step("load history cache");
     let graph: CommitGraph = history::load_graph(repo, tip_oid, &cached, interrupted)?;
+    trace.step("load commit graph");
     let order = graph.log_order(repo.path())?;
+    trace.step("topological order");
     let adds = history::commit_adds(repo, &graph, &order, &cached, threads, interrupted)?;
+    trace.step("tree comparisons");
     if let Some(path) = history_file {
         let before = cached.len();
         for (position, &node) in order.iter().enumerate() {
@@ -150,12 +180,7 @@ pub fn walk(
         }
     }
     let commits = order.iter().map(|&node| graph.ids[node as usize]).collect();
-    if std::env::var_os("AGR_STATS").is_some() {
-        eprintln!(
-            "tree reads {}",
-            history::TREE_READS.load(std::sync::atomic::Ordering::Relaxed)
-        );
-    }
+    trace.step("save history cache");
     Ok(RepoHistory { commits, adds })
 }
 

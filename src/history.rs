@@ -19,7 +19,6 @@ use crate::commitgraph::CommitGraphFile;
 use crate::pack::{self, PackReader, PackSet};
 use crate::topo::{self, TopoError};
 
-pub static TREE_READS: AtomicUsize = AtomicUsize::new(0);
 /// Deepest tree nesting followed, as git's own `core.maxTreeDepth` default.
 const MAX_TREE_DEPTH: usize = 4096;
 /// Commits handed to a worker at a time.
@@ -451,7 +450,6 @@ impl<'r> ObjectReader<'r> {
     }
 
     fn tree(&self, oid: Oid) -> Result<Arc<Vec<u8>>, HistoryError> {
-        TREE_READS.fetch_add(1, Ordering::Relaxed);
         self.read(oid, "tree", ObjectType::Tree)
     }
 }

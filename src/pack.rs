@@ -17,7 +17,7 @@ use memmap2::Mmap;
 use thiserror::Error;
 
 /// Bytes of resolved objects kept per reader before the cache is emptied.
-const CACHE_BUDGET_BYTES: usize = 64 << 20;
+const CACHE_BUDGET_BYTES: usize = 48 << 20;
 /// Longest delta chain followed, far above git's own `pack.depth` limits.
 const MAX_CHAIN: usize = 10_000;
 
@@ -265,7 +265,7 @@ pub struct PackReader {
     scratch: Vec<u8>,
 }
 
-const RECENT_SLOTS: usize = 1 << 14;
+const RECENT_SLOTS: usize = 1 << 12;
 
 /// A pack entry's header: what it is and where its compressed data starts.
 enum Entry {
