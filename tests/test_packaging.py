@@ -123,3 +123,36 @@ def test_check_wheel_rejects_a_bad_wheel(tmp_path: pathlib.Path) -> None:
     if sys.platform.startswith("linux"):
         assert "linux_x86_64 are not manylinux_*/musllinux_*" in proc.stderr
         assert "grafted into the wheel: alembic_git_revisions_rs.libs/libz" in proc.stderr
+
+
+def test_works_without_git_on_path(tmp_path: pathlib.Path) -> None:
+    """As in a slim Docker image: no git binary, yet both a chain file and a real git
+    repository (read through libgit2) give the chain, and the source tree is not on
+    the child's path (the installed wheel answers)."""
+    from gitrepo import Dynamic, Repo, migration_source
+
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"app/versions/000000000001_root.py": migration_source("000000000001", None)})
+    repo.commit({"app/versions/000000000002_a.py": migration_source("000000000002", Dynamic())})
+    repo.flush()
+    shipped = tmp_path / "shipped" / "versions"
+    shipped.mkdir(parents=True)
+    (shipped.parent / "revision_chain.json").write_text('{"abc": "def"}\n')
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    env = {"PATH": str(empty_bin), "HOME": str(tmp_path), "ALEMBIC_GIT_REVISIONS_CACHE": "off"}
+    code = (
+        "import sys, alembic_git_revisions as m; "
+        "print(m.build_chain(sys.argv[1]), m.build_chain(sys.argv[2]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(repo.path / "app" / "versions"), str(shipped)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'000000000002': '000000000001'} {'abc': 'def'}"
