@@ -21,6 +21,9 @@ use crate::topo::{self, TopoError};
 
 /// Deepest tree nesting followed, as git's own `core.maxTreeDepth` default.
 const MAX_TREE_DEPTH: usize = 4096;
+/// Walk workers at most: each keeps its own object caches (see `pack`), so more
+/// would cost memory for little gain on the memory-bound walk.
+const MAX_WALK_WORKERS: usize = 8;
 /// Commits handed to a worker at a time.
 const BATCH: usize = 256;
 /// Stack for walk workers: tree recursion is bounded by `MAX_TREE_DEPTH`.
@@ -938,7 +941,7 @@ pub fn commit_adds(
         let stop = AtomicBool::new(false);
         let failure: Mutex<Option<HistoryError>> = Mutex::new(None);
         let done: Mutex<Vec<(usize, Vec<Vec<u8>>)>> = Mutex::new(Vec::with_capacity(todo.len()));
-        let workers = threads.clamp(1, 16).min(todo.len().div_ceil(BATCH).max(1));
+        let workers = threads.clamp(1, MAX_WALK_WORKERS).min(todo.len().div_ceil(BATCH).max(1));
         let work = |own_repo: Repository| {
             let outcome = (|| -> Result<(), HistoryError> {
                 let reader = reader_for(&own_repo, &replace, &packs)?;
