@@ -828,12 +828,14 @@ fn identical_prefix_entries(a: &[u8], b: &[u8]) -> usize {
     boundary
 }
 
-/// Length of the common prefix of two byte strings, eight bytes at a time.
+/// Length of the common prefix of two byte strings: whole blocks first (one
+/// vectorised comparison each), then bytes.
 fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
     let len = a.len().min(b.len());
     let mut at = 0;
-    while at + 8 <= len && a[at..at + 8] == b[at..at + 8] {
-        at += 8;
+    while at + BLOCK <= len && a[at..at + BLOCK] == b[at..at + BLOCK] {
+        at += BLOCK;
     }
     while at < len && a[at] == b[at] {
         at += 1;
@@ -941,7 +943,9 @@ pub fn commit_adds(
         let stop = AtomicBool::new(false);
         let failure: Mutex<Option<HistoryError>> = Mutex::new(None);
         let done: Mutex<Vec<(usize, Vec<Vec<u8>>)>> = Mutex::new(Vec::with_capacity(todo.len()));
-        let workers = threads.clamp(1, MAX_WALK_WORKERS).min(todo.len().div_ceil(BATCH).max(1));
+        let workers = threads
+            .clamp(1, MAX_WALK_WORKERS)
+            .min(todo.len().div_ceil(BATCH).max(1));
         let work = |own_repo: Repository| {
             let outcome = (|| -> Result<(), HistoryError> {
                 let reader = reader_for(&own_repo, &replace, &packs)?;
