@@ -151,11 +151,11 @@ def _counting_analyze(monkeypatch: pytest.MonkeyPatch) -> list[list[pathlib.Path
     calls: list[list[pathlib.Path]] = []
     real = _chain._analyze
 
-    def counting(dirs: list[pathlib.Path]) -> list[_chain._Analysis]:
+    def counting(dirs: list[pathlib.Path], **options: bool) -> list[_chain._Analysis]:
         calls.append(list(dirs))
         # Widen the window in which other threads find the directory still cold.
         time.sleep(0.05)
-        return real(dirs)
+        return real(dirs, **options)
 
     monkeypatch.setattr(_chain, "_analyze", counting)
     return calls
