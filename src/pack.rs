@@ -19,6 +19,8 @@ use thiserror::Error;
 
 /// Bytes of resolved objects kept per reader before the cache is emptied.
 const CACHE_BUDGET_BYTES: usize = 48 << 20;
+/// Largest object this reader inflates: far above any real tree or commit.
+const MAX_OBJECT_BYTES: usize = 1 << 30;
 /// Longest delta chain followed, far above git's own `pack.depth` limits.
 const MAX_CHAIN: usize = 10_000;
 
@@ -529,6 +531,21 @@ impl PackReader {
             .pack
             .get(at..)
             .ok_or_else(|| self.corrupt(pack, format!("truncated entry at offset {offset}")))?;
+        // A damaged header must not turn into a huge allocation: deflate expands at
+        // most about 1032:1, and no tree or commit comes near the absolute cap.
+        let plausible = input
+            .len()
+            .saturating_mul(1032)
+            .saturating_add(64)
+            .min(MAX_OBJECT_BYTES);
+        if size > plausible {
+            return Err(self.corrupt(
+                pack,
+                format!(
+                    "entry at offset {offset} claims {size} bytes, more than its data can hold"
+                ),
+            ));
+        }
         out.clear();
         out.reserve_exact(size);
         self.inflater.reset(true);
@@ -583,10 +600,17 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
     let mut at = 0;
     let source_size = delta_varint(delta, &mut at)?;
     let target_size = delta_varint(delta, &mut at)?;
-    if source_size != base.len() {
+    // Each instruction copies at most the whole base or inserts at most 127 bytes, so
+    // a larger claimed size is damage (and must not become a huge allocation).
+    let most = delta
+        .len()
+        .saturating_mul(base.len().max(127))
+        .min(MAX_OBJECT_BYTES);
+    if source_size != base.len() || target_size > most {
         return None;
     }
-    let mut out = Vec::with_capacity(target_size);
+    // The header's size is only a hint until the result is checked against it.
+    let mut out = Vec::with_capacity(target_size.min(base.len().saturating_add(delta.len()) * 2));
     while at < delta.len() {
         let op = delta[at];
         at += 1;
@@ -648,6 +672,38 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A pack entry whose header claims an enormous size is reported as damage, with
+    /// no attempt to allocate that much.
+    #[test]
+    fn implausible_sizes_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let pack_dir = dir.path().join("pack");
+        std::fs::create_dir_all(&pack_dir).unwrap();
+        let id = [0x42u8; 20];
+        let mut idx = vec![0xff, b't', b'O', b'c', 0, 0, 0, 2];
+        for bucket in 0..256u32 {
+            idx.extend_from_slice(&u32::from(bucket >= 0x42).to_be_bytes());
+        }
+        idx.extend_from_slice(&id);
+        idx.extend_from_slice(&[0; 4]);
+        idx.extend_from_slice(&12u32.to_be_bytes());
+        idx.extend_from_slice(&[0; 40]);
+        let mut pack = b"PACK\0\0\0\x02\0\0\0\x01".to_vec();
+        // A blob "of" 2^60 bytes, then a tiny zlib stream.
+        pack.extend_from_slice(&[0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+        pack.extend_from_slice(&[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        pack.extend_from_slice(&[0; 20]);
+        std::fs::write(pack_dir.join("pack-x.idx"), &idx).unwrap();
+        std::fs::write(pack_dir.join("pack-x.pack"), &pack).unwrap();
+        let set = PackSet::open(dir.path()).unwrap();
+        let mut reader = PackReader::new(set);
+        let error = reader.read(&Oid::from_bytes(&id).unwrap()).unwrap_err();
+        assert!(
+            error.to_string().contains("more than its data can hold"),
+            "{error}"
+        );
+    }
+
     /// Every object of a repacked repository (deltas included) reads back as libgit2
     /// reads it, through the index search and through the hash table alike.
     #[test]
@@ -698,5 +754,10 @@ mod tests {
         assert_eq!(apply_delta(base, &[11, 1, 0]), None);
         // A copy past the end of the base is rejected, not a panic.
         assert_eq!(apply_delta(base, &[11, 5, 0x91, 9, 5]), None);
+        // An impossible target size is rejected before anything is allocated for it.
+        assert_eq!(
+            apply_delta(base, &[11, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x90, 6]),
+            None
+        );
     }
 }
