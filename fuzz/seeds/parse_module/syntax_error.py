@@ -1,0 +1,2 @@
+revision = 'x'
+def f(:

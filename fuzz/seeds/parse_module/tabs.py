@@ -1,0 +1,3 @@
+if x:
+	down_revision = 'a'
+revision = 't'

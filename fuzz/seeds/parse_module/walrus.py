@@ -1,0 +1,2 @@
+revision = (y := 'w')
+down_revision = ['a', 'b']
