@@ -167,7 +167,6 @@ def test_chain_file_that_is_a_directory(chain_dir: pathlib.Path) -> None:
 # name the file. The fix belongs in _chain._load_chain_file (catch ValueError and
 # RecursionError around json.loads, not only JSONDecodeError); strict, so that this
 # test fails once it is fixed and the marker is removed.
-@pytest.mark.xfail(strict=True, reason="_load_chain_file lets non-JSONDecodeError errors escape")
 @pytest.mark.parametrize(
     "raw",
     [

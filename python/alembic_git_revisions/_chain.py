@@ -180,6 +180,12 @@ def _load_chain_file(chain_file: pathlib.Path) -> dict[str, str | None]:
             f"{chain_file} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
             f"{exc.colno}); it may be truncated. Regenerate it"
         ) from None
+    except (ValueError, RecursionError) as exc:
+        # Numbers past int's digit limit, arrays nested past the recursion limit.
+        raise _core.ChainFileError(
+            f"{chain_file} is not a chain file ({type(exc).__name__}: {str(exc)[:80]}); "
+            "regenerate it"
+        ) from None
     if not isinstance(data, dict):
         raise _core.ChainFileError(
             f"{chain_file} must hold a JSON object mapping revision to down_revision, "
