@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use git2::Oid;
 use thiserror::Error;
@@ -236,6 +237,46 @@ pub fn found_in_index(index: &FirstAddIndex, names: &[OsString]) -> FoundAdds {
         .collect()
 }
 
+/// First-add indexes computed in this process, by repository and `HEAD`: a process
+/// that asks about its versions directories one call at a time (Alembic loading each
+/// directory's migrations) walks the history once, with or without the persistent
+/// cache. A `HEAD` fixes the history, unless it is rewritten (replace refs, grafts),
+/// in which case nothing is remembered.
+static PROCESS_INDEXES: Mutex<Vec<(PathBuf, Oid, Arc<FirstAddIndex>)>> = Mutex::new(Vec::new());
+
+/// Indexes remembered at most (one per repository and `HEAD` seen).
+const PROCESS_INDEX_LIMIT: usize = 8;
+
+fn remembered_index(
+    repo: &git2::Repository,
+    head: Option<Oid>,
+    compute: impl FnOnce() -> Result<FirstAddIndex, HistoryError>,
+) -> Result<Arc<FirstAddIndex>, HistoryError> {
+    let Some(head) = head else {
+        return compute().map(Arc::new);
+    };
+    if history::has_replacements(repo) {
+        return compute().map(Arc::new);
+    }
+    let key = repo.commondir().to_path_buf();
+    if let Ok(known) = PROCESS_INDEXES.lock() {
+        if let Some((_, _, index)) = known
+            .iter()
+            .find(|(dir, oid, _)| *dir == key && *oid == head)
+        {
+            return Ok(Arc::clone(index));
+        }
+    }
+    let index = Arc::new(compute()?);
+    if let Ok(mut known) = PROCESS_INDEXES.lock() {
+        if known.len() >= PROCESS_INDEX_LIMIT {
+            known.remove(0);
+        }
+        known.push((key, head, Arc::clone(&index)));
+    }
+    Ok(index)
+}
+
 /// Commits a `HEAD` may move forward by and still be answered from the saved index.
 const LINEAR_EXTENSION_LIMIT: usize = 1000;
 
@@ -459,7 +500,7 @@ pub fn analyze(
         });
     }
 
-    let mut indexes: HashMap<PathBuf, FirstAddIndex> = HashMap::new();
+    let mut indexes: HashMap<PathBuf, Arc<FirstAddIndex>> = HashMap::new();
     let mut results = Vec::with_capacity(plans.len());
     for plan in plans {
         if let Some((declared, found)) = plan.final_hit() {
@@ -468,8 +509,9 @@ pub fn analyze(
         }
         if !indexes.contains_key(&plan.repo_key) {
             let (repo, head, folder) = &repos[&plan.repo_key];
-            let index =
-                first_add_index(repo, *head, folder.as_deref(), request.threads, interrupted)?;
+            let index = remembered_index(repo, *head, || {
+                first_add_index(repo, *head, folder.as_deref(), request.threads, interrupted)
+            })?;
             indexes.insert(plan.repo_key.clone(), index);
         }
         let index = indexes
