@@ -14,5 +14,8 @@ pub mod parser;
 pub mod topo;
 pub mod versions;
 
+#[cfg(test)]
+mod testutil;
+
 #[cfg(feature = "python")]
 mod bindings;
