@@ -42,7 +42,10 @@ pub enum ChainError {
         second: String,
     },
     /// Hardcoded `down_revision`s loop back on themselves.
-    #[error("hardcoded down_revision values form a cycle: {}", cycle.join(" -> "))]
+    #[error(
+        "hardcoded down_revision values form a cycle: {}",
+        cycle.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(" -> ")
+    )]
     StaticCycle {
         /// The revisions around the cycle, first repeated at the end.
         cycle: Vec<String>,
