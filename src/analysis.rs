@@ -1,7 +1,7 @@
 //! One request end to end: find the repository, walk its history once for every
 //! versions directory asked about, read the migration files, build each chain.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -187,15 +187,6 @@ pub fn walk(
 
 /// Where each file name was first added: log position, index in the commit, commit.
 pub type FoundAdds = HashMap<Vec<u8>, (FirstAdd, Oid)>;
-
-/// First adds of `names` in `history`.
-pub fn find_first_adds(history: &RepoHistory, names: &[OsString]) -> FoundAdds {
-    let wanted: HashSet<&[u8]> = names.iter().map(|n| n.as_encoded_bytes()).collect();
-    history::first_adds(&history.adds, &wanted)
-        .into_iter()
-        .map(|(name, add)| (name.to_vec(), (add, history.commits[add.position as usize])))
-        .collect()
-}
 
 /// The first add of every `.py` basename in `history` (the reference's keep-first
 /// deduplication of the whole `--name-only` stream).
@@ -705,7 +696,7 @@ pub fn analyze_at(
             if !name.ends_with(b".py") || name.starts_with(b"__init__") || name.starts_with(b".#") {
                 continue;
             }
-            let name = cache_os_string(name);
+            let name = versions::name_from_bytes(name);
             let blob = entry
                 .to_object(&repo)
                 .and_then(|object| object.peel_to_blob())
@@ -724,20 +715,8 @@ pub fn analyze_at(
         request.cache.folder(repo.commondir())
     };
     let history = walk(&repo, tip, folder.as_deref(), request.threads, interrupted)?;
-    let found = find_first_adds(&history, &names);
+    let found = found_in_index(&index_from_history(&history, tip), &names);
     assemble(dir, declared, &found)
-}
-
-fn cache_os_string(bytes: &[u8]) -> OsString {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStringExt;
-        OsString::from_vec(bytes.to_vec())
-    }
-    #[cfg(not(unix))]
-    {
-        OsString::from(String::from_utf8_lossy(bytes).into_owned())
-    }
 }
 
 /// Short id, author date (ISO 8601) and author name of each commit, for display.
@@ -797,6 +776,46 @@ fn iso_date(local_seconds: i64, offset_minutes: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_adds_keep_the_earliest() {
+        let commits: Vec<Oid> = (1..=3u8)
+            .map(|n| Oid::from_bytes(&[n; 20]).unwrap())
+            .collect();
+        let history = RepoHistory {
+            commits: commits.clone(),
+            adds: vec![
+                vec![b"b.py".to_vec()],
+                vec![b"a.py".to_vec(), b"b.py".to_vec()],
+                vec![b"c.py".to_vec()],
+            ],
+        };
+        let index = index_from_history(&history, Some(commits[2]));
+        assert_eq!(index.log_len, 3);
+        let found = found_in_index(&index, &["a.py".into(), "b.py".into(), "z.py".into()]);
+        let at = |name: &str| found[name.as_bytes()];
+        assert_eq!(
+            at("b.py"),
+            (
+                FirstAdd {
+                    position: 0,
+                    index: 0
+                },
+                commits[0]
+            )
+        );
+        assert_eq!(
+            at("a.py"),
+            (
+                FirstAdd {
+                    position: 1,
+                    index: 0
+                },
+                commits[1]
+            )
+        );
+        assert!(!found.contains_key(&b"z.py"[..]));
+    }
 
     #[test]
     fn iso_dates() {

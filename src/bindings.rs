@@ -14,7 +14,7 @@ use crate::cache::CacheMode;
 use crate::chain::Unchained;
 use crate::history::HistoryError;
 use crate::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
-use crate::versions::{Fallback, VersionsError};
+use crate::versions::{self, Fallback, VersionsError};
 
 pyo3::create_exception!(
     _core,
@@ -181,7 +181,7 @@ fn dir_row(analysis: DirAnalysis) -> DirRow {
         .zip(analysis.first_add_commits)
         .map(|(file, commit)| {
             // Unix file names are bytes; Python sees them through os.fsdecode.
-            let name = PathBuf::from(unsafe_free_os_string(file.filename));
+            let name = PathBuf::from(versions::name_from_bytes(&file.filename));
             (
                 file.revision,
                 name,
@@ -199,17 +199,6 @@ fn dir_row(analysis: DirAnalysis) -> DirRow {
         Unchained::NoStaticHead => (revision, "no-static-head".to_owned(), Vec::new()),
     });
     (files, analysis.chain.links, unchained)
-}
-
-#[cfg(unix)]
-fn unsafe_free_os_string(bytes: Vec<u8>) -> std::ffi::OsString {
-    use std::os::unix::ffi::OsStringExt;
-    std::ffi::OsString::from_vec(bytes)
-}
-
-#[cfg(not(unix))]
-fn unsafe_free_os_string(bytes: Vec<u8>) -> std::ffi::OsString {
-    String::from_utf8_lossy(&bytes).into_owned().into()
 }
 
 /// Analyse versions directories: one history walk per repository.

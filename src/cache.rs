@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use git2::Oid;
 
 use crate::parser::{DownRevision, PyVersion};
-use crate::versions::Declared;
+use crate::versions::{name_from_bytes, Declared};
 
 const HISTORY_MAGIC: &[u8; 8] = b"AGRHIST\0";
 const DIR_MAGIC: &[u8; 8] = b"AGRDIRS\0";
@@ -359,20 +359,6 @@ pub fn load_dir(path: &Path) -> DirCache {
         .unwrap_or_default()
 }
 
-fn os_string(bytes: &[u8]) -> OsString {
-    // SAFETY-free round trip: the bytes came from `as_encoded_bytes` of an OsString
-    // on this platform; on Unix any bytes are a valid OsString.
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStringExt;
-        OsString::from_vec(bytes.to_vec())
-    }
-    #[cfg(not(unix))]
-    {
-        OsString::from(String::from_utf8_lossy(bytes).into_owned())
-    }
-}
-
 fn decode_dir(data: &[u8]) -> Option<DirCache> {
     let mut r = Reader::open(data, DIR_MAGIC)?;
     let head = match r.u8()? {
@@ -388,7 +374,7 @@ fn decode_dir(data: &[u8]) -> Option<DirCache> {
             ctime_ns: r.u64()? as i64,
             inode: r.u64()?,
         };
-        let name = os_string(r.bytes()?);
+        let name = name_from_bytes(r.bytes()?);
         let revision = r.string()?;
         let down_revision = match r.u8()? {
             0 => DownRevision::Dynamic,
@@ -409,7 +395,7 @@ fn decode_dir(data: &[u8]) -> Option<DirCache> {
     let m = r.count(5)?;
     let mut order = Vec::with_capacity(m);
     for _ in 0..m {
-        let name = os_string(r.bytes()?);
+        let name = name_from_bytes(r.bytes()?);
         let hit = match r.u8()? {
             0 => None,
             _ => Some((r.u32()?, r.u32()?, r.oid()?)),

@@ -6,7 +6,7 @@
 //! clone made with `--filter=blob:none` works.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1047,26 +1047,6 @@ pub struct FirstAdd {
     pub index: u32,
 }
 
-/// The first add of each of `names`, scanning `adds` in log order (the reference's
-/// keep-first deduplication of the `--name-only` stream).
-pub fn first_adds<'n>(adds: &CommitAdds, names: &HashSet<&'n [u8]>) -> HashMap<&'n [u8], FirstAdd> {
-    let mut found: HashMap<&[u8], FirstAdd> = HashMap::with_capacity(names.len());
-    for (position, commit) in adds.iter().enumerate() {
-        for (index, base) in commit.iter().enumerate() {
-            if let Some(&name) = names.get(base.as_slice()) {
-                found.entry(name).or_insert(FirstAdd {
-                    position: position as u32,
-                    index: index as u32,
-                });
-            }
-        }
-        if found.len() == names.len() {
-            break;
-        }
-    }
-    found
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1132,31 +1112,5 @@ mod tests {
         assert_eq!(parse_tree(b"100644 a.py\0short"), None);
         assert_eq!(parse_tree(b"10x644 a\0"), None);
         assert_eq!(parse_tree(b""), Some(Vec::new()));
-    }
-
-    #[test]
-    fn first_add_keeps_the_earliest() {
-        let adds: CommitAdds = vec![
-            vec![b"b.py".to_vec()],
-            vec![b"a.py".to_vec(), b"b.py".to_vec()],
-            vec![b"c.py".to_vec()],
-        ];
-        let names: HashSet<&[u8]> = [&b"a.py"[..], b"b.py", b"z.py"].into_iter().collect();
-        let found = first_adds(&adds, &names);
-        assert_eq!(
-            found[&b"b.py"[..]],
-            FirstAdd {
-                position: 0,
-                index: 0
-            }
-        );
-        assert_eq!(
-            found[&b"a.py"[..]],
-            FirstAdd {
-                position: 1,
-                index: 0
-            }
-        );
-        assert!(!found.contains_key(&b"z.py"[..]));
     }
 }

@@ -92,7 +92,7 @@ pub type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 fn recent_slot(oid: &Oid) -> usize {
     let id = oid.as_bytes();
-    (usize::from(id[0]) << 8 | usize::from(id[1]) << 16 | usize::from(id[2])) % RECENT_SLOTS
+    usize::from(u16::from_le_bytes([id[0], id[1]])) % RECENT_SLOTS
 }
 
 /// A resolved object: its kind and its bytes, shared with the caches.

@@ -124,6 +124,20 @@ pub fn list_migration_names(dir: &Path) -> Result<Vec<OsString>, VersionsError> 
     Ok(names)
 }
 
+/// A file name from its raw bytes, as the OS spells it (on Unix any bytes are a
+/// valid name; elsewhere names came from UTF-8 in the first place).
+pub fn name_from_bytes(bytes: &[u8]) -> OsString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        OsString::from_vec(bytes.to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        OsString::from(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
 /// What one file declares, before its add order is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declared {

@@ -20,6 +20,8 @@ from alembic_git_revisions import _core, _pyparse
 
 CHAIN_FILENAME = "revision_chain.json"
 
+_MISSING: Any = object()
+
 StrPath = str | os.PathLike[str]
 
 
@@ -349,8 +351,10 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
     if versions_dir is None:
         caller = sys._getframe(1)
         chain = _CACHE.by_caller.get(caller.f_code.co_filename)
-        if chain is not None and revision in chain:
-            return chain[revision]
+        if chain is not None:
+            parent = chain.get(revision, _MISSING)
+            if parent is not _MISSING:
+                return parent
         directory = _discover_versions_dir(caller)
         resolved = _CACHE.get(directory)
         filename = caller.f_code.co_filename
