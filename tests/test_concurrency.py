@@ -309,7 +309,7 @@ CLI = (
 
 
 def _interrupt(code: str, versions: pathlib.Path) -> tuple[subprocess.Popen[str], str, str, float]:
-    """Run *code*, wait for its ``ready``, SIGINT it 0.3 s later; time the exit."""
+    """Run *code*, wait for its ``ready``, SIGINT it 0.05 s later; time the exit."""
     process = subprocess.Popen(
         [sys.executable, "-c", code, str(versions)],
         env=git_env(),
@@ -320,9 +320,9 @@ def _interrupt(code: str, versions: pathlib.Path) -> tuple[subprocess.Popen[str]
     try:
         assert process.stdout is not None
         assert process.stdout.readline() == "ready\n"
-        time.sleep(0.3)
+        time.sleep(0.05)
         assert process.poll() is None, (
-            "the walk ended within 0.3 s, before it could be interrupted: make big_repo's "
+            "the walk ended within 0.05 s, before it could be interrupted: make big_repo's "
             "history heavier to walk"
         )
         sent = time.monotonic()
@@ -340,13 +340,13 @@ def test_ctrl_c_during_a_long_walk(big_repo: pathlib.Path) -> None:
     assert "finished" not in out
     assert "KeyboardInterrupt" in err, err
     assert process.returncode == -signal.SIGINT, (process.returncode, err)
-    assert elapsed < 2.0, f"took {elapsed:.2f} s to stop after SIGINT"
+    assert elapsed < 5.0, f"took {elapsed:.2f} s to stop after SIGINT (a hang?)"
 
 
 def test_ctrl_c_during_generate_leaves_no_file(big_repo: pathlib.Path) -> None:
     process, _out, err, elapsed = _interrupt(CLI, big_repo)
     assert process.returncode == 130, (process.returncode, err)
     assert "interrupted" in err
-    assert elapsed < 2.0, f"took {elapsed:.2f} s to stop after SIGINT"
+    assert elapsed < 5.0, f"took {elapsed:.2f} s to stop after SIGINT (a hang?)"
     leftovers = [p.name for p in big_repo.parent.iterdir() if p.name != "versions"]
     assert leftovers == []

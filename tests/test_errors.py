@@ -700,7 +700,7 @@ def test_twenty_megabyte_migration(tmp_path: pathlib.Path) -> None:
     repo, _ = _repo_with(tmp_path, "b2_data.py", content)
     start = time.monotonic()
     assert chain_of(repo.versions) == {"a1": None, "b2": "a1"}
-    assert time.monotonic() - start < 30
+    assert time.monotonic() - start < 120  # a hang guard, not a speed target
 
 
 # Sources CPython itself refuses (SyntaxError, MemoryError, RecursionError), some over
