@@ -157,8 +157,7 @@ def test_cache_never_changes_the_chain(
         # Difference 1: ours maps a first dynamic migration with no static one to None.
         assert {k: v for k, v in cached.items() if v is not None} == expected, f"after {step}"
         expected_files = [
-            (f.revision, f.filename, f.git_sequence)
-            for f in reference.parse_versions_dir(versions)
+            (f.revision, f.filename, f.git_sequence) for f in reference.parse_versions_dir(versions)
         ]
         assert files_cached == expected_files, f"after {step}"
     assert (history.repo.git_dir / "alembic-git-revisions").is_dir()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from alembic_git_revisions import CHAIN_FILENAME, _chain, build_chain, get_down_revision
+from alembic_git_revisions import CHAIN_FILENAME, _native, build_chain, get_down_revision
 
 EPOCH = 1_600_000_000
 ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
@@ -149,15 +149,15 @@ def test_parallel_generate_chain_file_processes(tmp_path: pathlib.Path) -> None:
 
 def _counting_analyze(monkeypatch: pytest.MonkeyPatch) -> list[list[pathlib.Path]]:
     calls: list[list[pathlib.Path]] = []
-    real = _chain._analyze
+    real = _native.analyze
 
-    def counting(dirs: list[pathlib.Path], **options: bool) -> list[_chain._Analysis]:
+    def counting(dirs: list[pathlib.Path], **options: bool) -> list[_native.DirAnalysis]:
         calls.append(list(dirs))
         # Widen the window in which other threads find the directory still cold.
         time.sleep(0.05)
         return real(dirs, **options)
 
-    monkeypatch.setattr(_chain, "_analyze", counting)
+    monkeypatch.setattr(_native, "analyze", counting)
     return calls
 
 

@@ -17,8 +17,6 @@ Where git is absent (Docker images, shallow clones), ship the chain as a file::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from alembic_git_revisions._chain import (
     CHAIN_FILENAME,
     MigrationFile,
@@ -27,7 +25,9 @@ from alembic_git_revisions._chain import (
     get_down_revision,
     parse_versions_dir,
 )
-from alembic_git_revisions._core import (
+from alembic_git_revisions._check import CheckResult, Finding, check_append_only
+from alembic_git_revisions._native import VERSION as __version__
+from alembic_git_revisions._native import (
     ChainError,
     ChainFileError,
     GitHistoryError,
@@ -38,22 +38,8 @@ from alembic_git_revisions._core import (
     RevisionNotFoundError,
     ShallowCloneError,
 )
-from alembic_git_revisions._workflow import (
-    ChainState,
-    CheckResult,
-    Finding,
-    Migration,
-    build_chain_at,
-    chain_state,
-    check_append_only,
-    install_template,
-    rewrite_migration,
-)
-
-try:
-    __version__ = version("alembic-git-revisions-rs")
-except PackageNotFoundError:  # running from a source tree without an install
-    from alembic_git_revisions._core import __version__
+from alembic_git_revisions._state import ChainState, Migration, build_chain_at, chain_state
+from alembic_git_revisions._template import install_template, rewrite_migration
 
 
 def _cli() -> None:

@@ -1,7 +1,7 @@
 """The public API: derive each dynamic migration's ``down_revision`` from git.
 
 The heavy lifting (history walk, parsing, chain building) happens in the native
-module ``_core``; this module adds the per-process caches, the
+core (through ``_native``); this module adds the per-process caches, the
 ``revision_chain.json`` fallback and the exceptions' context.
 """
 
@@ -16,7 +16,7 @@ import tempfile
 import threading
 from typing import Any
 
-from alembic_git_revisions import _core, _pyparse
+from alembic_git_revisions import _native
 
 CHAIN_FILENAME = "revision_chain.json"
 
@@ -48,15 +48,19 @@ class MigrationFile:
 
     @classmethod
     def from_file(cls, path: pathlib.Path, git_sequence: int) -> MigrationFile:
-        """Parse and classify one migration file with a given ``git_sequence``."""
+        """Parse and classify one migration file with a given ``git_sequence``.
+
+        Kept for compatibility with the reference; :func:`parse_versions_dir` is the
+        way to get a directory's migrations with their real add order.
+        """
         path = pathlib.Path(path)
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            raise _core.MigrationFileReadError(
+            raise _native.MigrationFileReadError(
                 f"cannot read migration file {path}: {exc.strerror or exc}"
             ) from exc
-        revision, is_dynamic, parents = _read_module(path, raw)
+        revision, is_dynamic, parents = _native.declare_source(path, raw)
         if revision is None:
             revision = _revision_from_filename(path)
         return cls(
@@ -68,69 +72,15 @@ class MigrationFile:
         )
 
 
-def _read_module(path: pathlib.Path, raw: bytes) -> tuple[str | None, bool, tuple[str, ...]]:
-    """Decode and parse one module as the analysis does (native parser, CPython fallback)."""
-    try:
-        source = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _core.MigrationFileError(
-            f"Cannot parse migration file {path}: not valid UTF-8 at byte {exc.start}"
-        ) from None
-    source = source.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    if "\0" in source:
-        raise _core.MigrationFileError(
-            f"Cannot parse migration file {path}: the file contains NUL bytes"
-        )
-    outcome = _core.parse_module_source(source, sys.version_info[0], sys.version_info[1])
-    if outcome[0] == "parsed":
-        return outcome[1], outcome[2], tuple(outcome[3])
-    try:
-        return _python_fallback(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        message = str(exc) or f"{type(exc).__name__} (the file is too deeply nested)"
-        raise _core.MigrationFileError(f"Cannot parse migration file {path}: {message}") from exc
-
-
 def _revision_from_filename(path: pathlib.Path) -> str:
     name = path.name
-    hex_len = 0
-    for char in name:
-        if char in "0123456789abcdef":
-            hex_len += 1
-        else:
-            break
+    hex_len = len(name) - len(name.lstrip("0123456789abcdef"))
     if hex_len and name[hex_len : hex_len + 1] == "_":
         return name[:hex_len]
-    raise _core.MigrationFileError(f"Cannot extract revision from filename: {name!r} ({path})")
-
-
-def _python_fallback(source: str) -> tuple[str | None, bool, tuple[str, ...]]:
-    """Parse one delegated module with CPython's ``ast`` (see ``_pyparse``)."""
-    return _pyparse.read_module_source(source, "<unknown>")
+    raise _native.MigrationFileError(f"Cannot extract revision from filename: {name!r} ({path})")
 
 
 # --------------------------------------------------------------------------- analysis
-
-
-@dataclasses.dataclass(frozen=True)
-class _Analysis:
-    """What the native core derived for one versions directory."""
-
-    files: list[tuple[str, str, int, bool, list[str], str | None]]
-    chain: dict[str, str | None]
-    unchained: tuple[str, str, list[str]] | None
-
-
-def _analyze(dirs: list[pathlib.Path], *, with_files: bool = True) -> list[_Analysis]:
-    rows = _core.analyze([os.fspath(d) for d in dirs], _python_fallback, with_files=with_files)
-    return [
-        _Analysis(
-            files=[(r, os.fspath(n), s, d, p, c) for (r, n, s, d, p, c) in files],
-            chain=dict(links),
-            unchained=unchained,
-        )
-        for files, links, unchained in rows
-    ]
 
 
 def parse_versions_dir(versions_dir: StrPath) -> list[MigrationFile]:
@@ -140,16 +90,16 @@ def parse_versions_dir(versions_dir: StrPath) -> list[MigrationFile]:
     which is not the chain's order when hybrids are present (see :func:`build_chain`).
     Git history is always read (never ``revision_chain.json``) and nothing is cached.
     """
-    (analysis,) = _analyze([pathlib.Path(versions_dir)])
+    (analysis,) = _native.analyze([versions_dir])
     return [
         MigrationFile(
-            revision=revision,
-            filename=filename,
-            git_sequence=sequence,
-            is_dynamic=dynamic,
-            static_down_revisions=tuple(parents),
+            revision=record.revision,
+            filename=record.filename,
+            git_sequence=record.git_sequence,
+            is_dynamic=record.is_dynamic,
+            static_down_revisions=record.static_down_revisions,
         )
-        for revision, filename, sequence, dynamic, parents, _commit in analysis.files
+        for record in analysis.files
     ]
 
 
@@ -165,37 +115,37 @@ def _load_chain_file(chain_file: pathlib.Path) -> dict[str, str | None]:
     try:
         text = chain_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise _core.ChainFileError(f"{chain_file} is not UTF-8 text; regenerate it") from None
+        raise _native.ChainFileError(f"{chain_file} is not UTF-8 text; regenerate it") from None
     except OSError as exc:
-        raise _core.MigrationFileReadError(
+        raise _native.MigrationFileReadError(
             f"cannot read {chain_file}: {exc.strerror or exc}"
         ) from exc
     if not text.strip():
-        raise _core.ChainFileError(
+        raise _native.ChainFileError(
             f"{chain_file} is empty; regenerate it with: alembic-git-revisions "
             f"{chain_file.parent / 'versions'}"
         )
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _core.ChainFileError(
+        raise _native.ChainFileError(
             f"{chain_file} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
             f"{exc.colno}); it may be truncated. Regenerate it"
         ) from None
     except (ValueError, RecursionError) as exc:
         # Numbers past int's digit limit, arrays nested past the recursion limit.
-        raise _core.ChainFileError(
+        raise _native.ChainFileError(
             f"{chain_file} is not a chain file ({type(exc).__name__}: {str(exc)[:80]}); "
             "regenerate it"
         ) from None
     if not isinstance(data, dict):
-        raise _core.ChainFileError(
+        raise _native.ChainFileError(
             f"{chain_file} must hold a JSON object mapping revision to down_revision, "
             f"not a {type(data).__name__}"
         )
     for key, value in data.items():
         if not isinstance(value, str) and value is not None:
-            raise _core.ChainFileError(
+            raise _native.ChainFileError(
                 f"{chain_file}: the down_revision of {key!r} must be a string or null, "
                 f"not {json.dumps(value)[:40]}"
             )
@@ -229,7 +179,7 @@ class _Resolved:
     versions_dir: pathlib.Path
     chain: dict[str, str | None]
     chain_file: pathlib.Path | None
-    unchained: tuple[str, str, list[str]] | None
+    unchained: _native.Unchained | None
 
 
 class _ChainCache:
@@ -292,14 +242,14 @@ def _resolve(versions_dir: pathlib.Path) -> _Resolved:
     if chain_file.exists():
         return _Resolved(versions_dir, _load_chain_file(chain_file), chain_file, None)
     try:
-        (analysis,) = _analyze([versions_dir], with_files=False)
-    except _core.NotAGitRepositoryError as exc:
-        raise _core.NotAGitRepositoryError(
+        (analysis,) = _native.analyze([versions_dir], with_files=False)
+    except _native.NotAGitRepositoryError as exc:
+        raise _native.NotAGitRepositoryError(
             f"{exc} and {chain_file} does not exist. Generate it from a full clone with: "
             f"alembic-git-revisions {versions_dir}"
         ) from None
-    except _core.ShallowCloneError as exc:
-        raise _core.ShallowCloneError(f"{exc}; {chain_file} does not exist") from None
+    except _native.ShallowCloneError as exc:
+        raise _native.ShallowCloneError(f"{exc}; {chain_file} does not exist") from None
     return _Resolved(versions_dir, analysis.chain, None, analysis.unchained)
 
 
@@ -367,14 +317,14 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
         # A migration written after the chain was built in this process (as in
         # `alembic revision`, which loads the existing migrations first): rebuild
         # once, which the persistent cache makes cheap.
-        unchained = resolved.unchained is not None and resolved.unchained[0] == revision
+        unchained = resolved.unchained is not None and resolved.unchained.revision == revision
         if not unchained:
             _CACHE.forget(directory)
             resolved = _CACHE.get(directory)
     try:
         return resolved.chain[revision]
     except KeyError:
-        raise _core.RevisionNotFoundError(_not_found_message(revision, resolved)) from None
+        raise _native.RevisionNotFoundError(_not_found_message(revision, resolved)) from None
 
 
 def _not_found_message(revision: str, resolved: _Resolved) -> str:
@@ -384,9 +334,9 @@ def _not_found_message(revision: str, resolved: _Resolved) -> str:
             f"{len(resolved.chain)} revisions: the file is stale. Regenerate it with: "
             f"alembic-git-revisions {resolved.versions_dir}"
         )
-    if resolved.unchained is not None and resolved.unchained[0] == revision:
-        _, why, heads = resolved.unchained
-        if why == "multiple-static-heads":
+    if resolved.unchained is not None and resolved.unchained.revision == revision:
+        heads = resolved.unchained.heads
+        if resolved.unchained.reason == "multiple-static-heads":
             return (
                 f"Revision {revision!r} is the first dynamic migration of "
                 f"{resolved.versions_dir}, but the hardcoded migrations there have "
@@ -415,7 +365,7 @@ def generate_chain_file(versions_dir: StrPath) -> None:
     atomic: concurrent runs leave one complete file.
     """
     versions_dir = pathlib.Path(versions_dir)
-    (analysis,) = _analyze([versions_dir], with_files=False)
+    (analysis,) = _native.analyze([versions_dir], with_files=False)
     chain_file = _chain_file_of(versions_dir)
     _write_chain_file(chain_file, analysis.chain)
     print(f"Generated {chain_file} with {len(analysis.chain)} revisions")

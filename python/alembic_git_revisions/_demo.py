@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from alembic_git_revisions import _chain
 from alembic_git_revisions._gitwrite import DemoRepo
 
-_ENV_PY = '''\
+_ENV_PY = """\
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -27,7 +27,7 @@ with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=None)
     with context.begin_transaction():
         context.run_migrations()
-'''
+"""
 
 _INI = """\
 [alembic]
@@ -76,10 +76,16 @@ def _branches(root: pathlib.Path, dynamic: bool) -> tuple[DemoRepo, dict[str, st
     repo.commit("main", base, "Create users")
     fork = repo.branch_tip("main")
     assert fork is not None
-    a_file = {"migrations/versions/aaaa00000001_add_orders.py": _migration(
-        "aaaa00000001", "orders", "1a2b3c4d5e6f", dynamic)}
-    b_file = {"migrations/versions/bbbb00000002_add_invoices.py": _migration(
-        "bbbb00000002", "invoices", "1a2b3c4d5e6f", dynamic)}
+    a_file = {
+        "migrations/versions/aaaa00000001_add_orders.py": _migration(
+            "aaaa00000001", "orders", "1a2b3c4d5e6f", dynamic
+        )
+    }
+    b_file = {
+        "migrations/versions/bbbb00000002_add_invoices.py": _migration(
+            "bbbb00000002", "invoices", "1a2b3c4d5e6f", dynamic
+        )
+    }
     a_tip = repo.commit("feature-a", {**base, **a_file}, "Add orders", parents=[fork])
     b_tip = repo.commit("feature-b", {**base, **b_file}, "Add invoices", parents=[fork])
     # feature-a lands first (fast-forward), then feature-b is merged with --no-ff.
@@ -144,10 +150,10 @@ def run() -> int:
         print("derived chain (revision -> down_revision):")
         for revision, parent in chain.items():
             print(f"  {revision} -> {parent}")
-        from alembic_git_revisions import _workflow
+        from alembic_git_revisions import _render, _state
 
         print("graph (mermaid):")
-        print(_workflow.format_graph(_workflow.chain_state(versions), "mermaid"))
+        print(_render.format_graph(_state.chain_state(versions), "mermaid"))
         print(f"$ alembic heads\n{_alembic(derived, 'heads').rstrip()}")
         _alembic(derived, "upgrade")
         print("$ alembic upgrade head\nOK: upgraded to a single head on SQLite")
@@ -161,19 +167,28 @@ def run() -> int:
 def _unsafe_fast_forward(tmp: pathlib.Path) -> int:
     """main has A and B (B deployed); a feature forked before A adds F and merges
     main into itself; main fast-forwards onto that merge. F now sorts before A."""
-    from alembic_git_revisions import _workflow
+    from alembic_git_revisions._check import check_append_only
 
     results = {}
     for label, feature_first in (("unsafe", True), ("safe", False)):
         repo = DemoRepo(tmp / label)
         base = _project(True, {})
         root = repo.commit("main", base, "Create users")
-        a = {"migrations/versions/aaaa00000001_add_orders.py": _migration(
-            "aaaa00000001", "orders", None, dynamic=True)}
-        b = {"migrations/versions/bbbb00000002_add_invoices.py": _migration(
-            "bbbb00000002", "invoices", None, dynamic=True)}
-        f = {"migrations/versions/ffff00000003_add_refunds.py": _migration(
-            "ffff00000003", "refunds", None, dynamic=True)}
+        a = {
+            "migrations/versions/aaaa00000001_add_orders.py": _migration(
+                "aaaa00000001", "orders", None, dynamic=True
+            )
+        }
+        b = {
+            "migrations/versions/bbbb00000002_add_invoices.py": _migration(
+                "bbbb00000002", "invoices", None, dynamic=True
+            )
+        }
+        f = {
+            "migrations/versions/ffff00000003_add_refunds.py": _migration(
+                "ffff00000003", "refunds", None, dynamic=True
+            )
+        }
         repo.commit("main", {**base, **a}, "Add orders")
         deployed = repo.commit("main", {**base, **a, **b}, "Add invoices")
         repo.tag("deployed", deployed)
@@ -184,10 +199,13 @@ def _unsafe_fast_forward(tmp: pathlib.Path) -> int:
         repo.commit("main", merged, message, parents=parents)
         repo.checkout("main", merged)
         versions = tmp / label / "migrations" / "versions"
-        result = _workflow.check_append_only(versions, base="deployed")
+        result = check_append_only(versions, base="deployed")
         results[label] = result
-        how = "feature merged main (feature first), main fast-forwarded" if feature_first \
+        how = (
+            "feature merged main (feature first), main fast-forwarded"
+            if feature_first
             else "feature merged into main with --no-ff (main first)"
+        )
         print(f"$ alembic-git-revisions check {label}/migrations/versions --base deployed")
         print(f"  ({how})")
         print(f"  {result.summary}")

@@ -49,8 +49,7 @@ class DemoRepo:
         # git sorts tree entries bytewise, a subtree as if its name ended in "/".
         ordered = sorted(entries, key=lambda n: n + "/" if entries[n][0] == "40000" else n)
         data = b"".join(
-            f"{entries[n][0]} {n}".encode() + b"\0" + bytes.fromhex(entries[n][1])
-            for n in ordered
+            f"{entries[n][0]} {n}".encode() + b"\0" + bytes.fromhex(entries[n][1]) for n in ordered
         )
         return self._write("tree", data)
 

@@ -16,11 +16,16 @@ _COMMANDS = ("generate", "check", "chain", "graph", "demo", "init", "rewrite")
 
 def _dirs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "versions_dirs", type=pathlib.Path, nargs="*", metavar="VERSIONS_DIR",
+        "versions_dirs",
+        type=pathlib.Path,
+        nargs="*",
+        metavar="VERSIONS_DIR",
         help="versions directories (several allowed)",
     )
     parser.add_argument(
-        "--config", type=pathlib.Path, metavar="ALEMBIC_INI",
+        "--config",
+        type=pathlib.Path,
+        metavar="ALEMBIC_INI",
         help="read the versions directories from an Alembic configuration",
     )
 
@@ -47,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     _dirs_arguments(check)
     check.add_argument("--base", metavar="REF", help="the deployed commit, tag or branch")
     check.add_argument(
-        "--previous-chain", type=pathlib.Path, metavar="FILE",
+        "--previous-chain",
+        type=pathlib.Path,
+        metavar="FILE",
         help="a revision_chain.json generated for the deployed version",
     )
 
@@ -112,11 +119,11 @@ def _dirs_from_config(ini: pathlib.Path) -> list[pathlib.Path]:
 
 
 def _check(options: argparse.Namespace) -> int:
-    from alembic_git_revisions import _workflow
+    from alembic_git_revisions._check import check_append_only
 
     status = 0
     for versions_dir in _versions_dirs(options):
-        result = _workflow.check_append_only(
+        result = check_append_only(
             versions_dir, base=options.base, previous_chain=options.previous_chain
         )
         if result.ok:
@@ -130,27 +137,29 @@ def _check(options: argparse.Namespace) -> int:
 
 
 def _chain(options: argparse.Namespace) -> int:
-    from alembic_git_revisions import _workflow
+    from alembic_git_revisions import _render
+    from alembic_git_revisions._state import chain_state
 
     dirs = _versions_dirs(options)
     for versions_dir in dirs:
-        state = _workflow.chain_state(versions_dir, options.at)
+        state = chain_state(versions_dir, options.at)
         if len(dirs) > 1:
             print(f"# {versions_dir}")
         if options.format == "json":
-            print(_workflow.chain_json(state))
+            print(_render.chain_json(state))
         else:
-            print(_workflow.format_chain_text(state))
+            print(_render.format_chain_text(state))
     return 0
 
 
 def _graph(options: argparse.Namespace) -> int:
-    from alembic_git_revisions import _workflow
+    from alembic_git_revisions import _render
+    from alembic_git_revisions._state import chain_state
 
     for versions_dir in _versions_dirs(options):
-        state = _workflow.chain_state(versions_dir, options.at)
-        base = _workflow.chain_state(versions_dir, options.base) if options.base else None
-        print(_workflow.format_graph(state, options.format, base))
+        state = chain_state(versions_dir, options.at)
+        base = chain_state(versions_dir, options.base) if options.base else None
+        print(_render.format_graph(state, options.format, base))
     return 0
 
 
@@ -181,16 +190,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.command == "graph":
             return _graph(options)
         if options.command == "init":
-            from alembic_git_revisions import _workflow
+            from alembic_git_revisions._template import install_template
 
-            changes = _workflow.install_template(options.alembic_dir)
+            changes = install_template(options.alembic_dir)
             print("\n".join(changes) if changes else "script.py.mako already uses it")
             return 0
         if options.command == "rewrite":
-            from alembic_git_revisions import _workflow
+            from alembic_git_revisions._template import rewrite_migration
 
             for path in options.paths:
-                for change in _workflow.rewrite_migration(path):
+                for change in rewrite_migration(path):
                     print(change)
             return 0
         from alembic_git_revisions import _demo
