@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import os
 import pathlib
+import re
 import sys
 import tomllib
 import warnings
@@ -201,9 +202,11 @@ def _read_section(
             parser = config.file_config
         except configparser.Error as exc:
             raise ConfigError(f"cannot parse {ini}: {_one_line(exc)}") from None
-        if not parser.has_section(section) and table is None:
+        # Without an ini file, Alembic makes up an empty [alembic] section.
+        in_ini = ini is not None and parser.has_section(section)
+        if not in_ini and table is None:
             raise ConfigError(_no_section_message(ini, toml, parser, section))
-        if ini is not None and section != DEFAULT_SECTION and not parser.has_section(section):
+        if ini is not None and section != DEFAULT_SECTION and not in_ini:
             # -n names an ini section; [tool.alembic] has no other name.
             raise ConfigError(_no_section_message(ini, None, parser, section))
         try:
@@ -259,10 +262,10 @@ def _command_error_message(
     if "script_location" in text:
         where = f"[{section}]" + (" or [tool.alembic]" if toml is not None else "")
         return f"{named}: no script_location in {where}"
-    if text.startswith("Path doesn't exist"):
-        # "Path doesn't exist: '<dir>'.  Please use the 'init' command ..."
-        path = text.split("'")[1] if text.count("'") >= 2 else text
-        return f"{named}: script_location {path} does not exist"
+    missing = re.match(r"Path doesn't exist: '?(.*?)'?\. +Please", text)
+    if missing:
+        # "Path doesn't exist: <dir>. Please use the 'init' command ..." (quoted < 1.16)
+        return f"{named}: script_location {missing[1]} does not exist"
     return f"{named}: {text}"
 
 
