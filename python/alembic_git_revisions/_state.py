@@ -171,10 +171,12 @@ def chain_state(versions_dir: StrPath, ref: str | None = None) -> ChainState:
     if ref is None:
         try:
             (analysis,) = _native.analyze([path])
-        except (_native.NotAGitRepositoryError, _native.ShallowCloneError):
+        except (_native.NotAGitRepositoryError, _native.ShallowCloneError) as exc:
             chain_file = _chain._chain_file_of(path)
             if not chain_file.is_file():
-                raise
+                raise type(exc)(
+                    f"{exc}, and {chain_file} does not exist to read the chain from"
+                ) from None
             state = _state_from_chain_file(path, chain_file)
         else:
             state = _state(path, ref, analysis)
