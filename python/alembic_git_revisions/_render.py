@@ -84,11 +84,7 @@ def chain_entry(state: ChainState) -> dict[str, Any]:
         "ref": state.ref,
         "source": source_of(state),
         "chain_file": None if state.chain_file is None else str(state.chain_file),
-        "chain": {
-            m.revision: state.chain[m.revision]
-            for m in chain_order(state)
-            if m.revision in state.chain
-        },
+        "chain": _chain_in_order(state),
         "heads": heads(state),
         "migrations": [
             {
@@ -101,6 +97,16 @@ def chain_entry(state: ChainState) -> dict[str, Any]:
             for m in chain_order(state)
         ],
     }
+
+
+def _chain_in_order(state: ChainState) -> dict[str, str | None]:
+    """``build_chain``'s mapping, parents first; entries of a chain file whose migration
+    is gone from the directory come last (they are still what the file says)."""
+    ordered = {
+        m.revision: state.chain[m.revision] for m in chain_order(state) if m.revision in state.chain
+    }
+    ordered.update((rev, parent) for rev, parent in state.chain.items() if rev not in ordered)
+    return ordered
 
 
 def chain_document(states: Sequence[ChainState]) -> str:

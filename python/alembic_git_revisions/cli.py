@@ -62,8 +62,8 @@ def _dirs_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=(
             "read the version locations from an Alembic configuration: alembic.ini and/or "
-            "pyproject.toml ([tool.alembic], Alembic >= 1.16); give it twice for both. A "
-            "companion file beside the one given is read too, as Alembic does"
+            "pyproject.toml ([tool.alembic], Alembic >= 1.16); give it twice for both. The "
+            "other file, if it lies beside the one given, is read too"
         ),
     )
     parser.add_argument(
@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         help="json: one document for all directories, every field of every finding",
     )
 
-    chain = sub.add_parser("chain", help="print the derived chain")
+    chain = sub.add_parser("chain", help="print the derived chain (text or JSON)")
     _dirs_arguments(chain)
     chain.add_argument("--at", metavar="REF", help="compute it at this commit (no checkout)")
     chain.add_argument(
