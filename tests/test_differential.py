@@ -294,7 +294,9 @@ def expected_results(reference: types.ModuleType, versions_dir: pathlib.Path) ->
         else:
             assert isinstance(got, Raised) and isinstance(got.exc, ValueError), got
             downs[revision] = got
-    printed = f"Generated {chain_file} with {len(chain)} revisions\n"
+    # The reference prints "1 revisions"; we agree the noun with the count.
+    noun = "revision" if len(chain) == 1 else "revisions"
+    printed = f"Generated {chain_file} with {len(chain)} {noun}\n"
     return Results(parse, chain, downs, (_chain_file_bytes(chain), printed))
 
 

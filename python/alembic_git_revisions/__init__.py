@@ -20,6 +20,7 @@ from __future__ import annotations
 from alembic_git_revisions._chain import (
     CHAIN_FILENAME,
     MigrationFile,
+    StaleChainFileWarning,
     build_chain,
     generate_chain_file,
     get_down_revision,
@@ -65,6 +66,7 @@ __all__ = [
     "NotAGitRepositoryError",
     "RevisionNotFoundError",
     "ShallowCloneError",
+    "StaleChainFileWarning",
     "__version__",
     "build_chain",
     "build_chain_at",

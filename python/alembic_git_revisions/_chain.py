@@ -14,6 +14,7 @@ import pathlib
 import sys
 import tempfile
 import threading
+import warnings
 from typing import Any
 
 from alembic_git_revisions import _native
@@ -23,6 +24,15 @@ CHAIN_FILENAME = "revision_chain.json"
 _MISSING: Any = object()
 
 StrPath = str | os.PathLike[str]
+
+
+class StaleChainFileWarning(UserWarning):
+    """``revision_chain.json`` lacks a revision that git history has; git was used.
+
+    Issued once per chain file and process by :func:`get_down_revision`. Filter it into
+    an error (``warnings.filterwarnings("error", category=StaleChainFileWarning)``) to
+    insist on the file, as alembic-git-revisions 13 does.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +237,16 @@ class _ChainCache:
                     if chain is stale.chain:
                         del self.by_caller[caller]
 
+    def replace(self, stale: _Resolved, fresh: _Resolved) -> None:
+        """Answer every spelling of *stale*'s directory with *fresh* from now on."""
+        with self._lock:
+            for name, resolved in list(self._by_dir.items()):
+                if resolved is stale:
+                    self._by_dir[name] = fresh
+            for caller, chain in list(self.by_caller.items()):
+                if chain is stale.chain:
+                    self.by_caller[caller] = fresh.chain
+
     def clear(self) -> None:
         with self._lock:
             self._by_dir.clear()
@@ -313,7 +333,14 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
     else:
         directory = versions_dir
         resolved = _CACHE.get(versions_dir)
-    if revision not in resolved.chain and resolved.chain_file is None:
+    if revision not in resolved.chain and resolved.chain_file is not None:
+        fresh, warning = _over_stale_chain_file(resolved, revision)
+        if fresh is not None:
+            _CACHE.replace(resolved, fresh)
+            resolved = fresh
+        if warning is not None:
+            warnings.warn(warning, StaleChainFileWarning, stacklevel=2)
+    elif revision not in resolved.chain and resolved.chain_file is None:
         # A migration written after the chain was built in this process (as in
         # `alembic revision`, which loads the existing migrations first): rebuild
         # once, which the persistent cache makes cheap.
@@ -327,12 +354,68 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
         raise _native.RevisionNotFoundError(_not_found_message(revision, resolved)) from None
 
 
+_STALE_WARNED: set[pathlib.Path] = set()
+_STALE_LOCK = threading.Lock()
+
+
+def _over_stale_chain_file(
+    resolved: _Resolved, revision: str
+) -> tuple[_Resolved | None, str | None]:
+    """Git's chain in place of a chain file that lacks *revision*, and the warning to
+    issue (once per file and process), or ``(None, None)`` to keep the file's answer.
+
+    Only when git agrees with the file on every revision both hold: answers already
+    given from the file in this process then stay true, so Alembic never sees a graph
+    mixed from two different chains. Otherwise the file is stale in a way git cannot
+    paper over, and the caller reports it.
+    """
+    assert resolved.chain_file is not None
+    try:
+        (analysis,) = _native.analyze([resolved.versions_dir], with_files=False)
+    except (_native.NotAGitRepositoryError, _native.ShallowCloneError):
+        return None, None
+    if revision not in analysis.chain:
+        return None, None
+    if any(
+        rev in analysis.chain and analysis.chain[rev] != parent
+        for rev, parent in resolved.chain.items()
+    ):
+        return None, None
+    fresh = _Resolved(resolved.versions_dir, analysis.chain, None, analysis.unchained)
+    with _STALE_LOCK:
+        if resolved.chain_file in _STALE_WARNED:
+            return fresh, None
+        _STALE_WARNED.add(resolved.chain_file)
+    return fresh, (
+        f"{resolved.chain_file} is stale: it lacks revision {revision!r}, so the chain "
+        f"of {resolved.versions_dir} comes from git history instead (it agrees with the "
+        "file on every revision the file holds). Regenerate the file with: "
+        f"alembic-git-revisions {resolved.versions_dir}, or delete it (it is meant for "
+        "environments without git; keep it out of version control)"
+    )
+
+
+def _disagreement(resolved: _Resolved) -> str:
+    """Where git history disagrees with a chain file, for the stale-file message."""
+    try:
+        (analysis,) = _native.analyze([resolved.versions_dir], with_files=False)
+    except (_native.GitHistoryError, ValueError, OSError):
+        return ""
+    for rev, parent in resolved.chain.items():
+        if rev in analysis.chain and analysis.chain[rev] != parent:
+            return (
+                f" Git history cannot stand in for it: it gives {rev!r} the parent "
+                f"{analysis.chain[rev]!r} where the file says {parent!r}."
+            )
+    return ""
+
+
 def _not_found_message(revision: str, resolved: _Resolved) -> str:
     if resolved.chain_file is not None:
         return (
             f"Revision {revision!r} is not in {resolved.chain_file}, which holds "
-            f"{len(resolved.chain)} revisions: the file is stale. Regenerate it with: "
-            f"alembic-git-revisions {resolved.versions_dir}"
+            f"{plural(len(resolved.chain), 'revision')}: the file is stale. Regenerate it "
+            f"with: alembic-git-revisions {resolved.versions_dir}" + _disagreement(resolved)
         )
     if resolved.unchained is not None and resolved.unchained.revision == revision:
         heads = resolved.unchained.heads
@@ -351,7 +434,7 @@ def _not_found_message(revision: str, resolved: _Resolved) -> str:
         )
     return (
         f"Revision {revision!r} not found in the migration chain of "
-        f"{resolved.versions_dir} ({len(resolved.chain)} dynamic revisions). Is the "
+        f"{resolved.versions_dir} ({plural(len(resolved.chain), 'dynamic revision')}). Is the "
         "migration a dynamic one (down_revision = get_down_revision(revision)) living "
         "in that directory?"
     )
@@ -368,12 +451,20 @@ def generate_chain_file(versions_dir: StrPath) -> None:
     (analysis,) = _native.analyze([versions_dir], with_files=False)
     chain_file = _chain_file_of(versions_dir)
     _write_chain_file(chain_file, analysis.chain)
-    print(f"Generated {chain_file} with {len(analysis.chain)} revisions")
+    print(f"Generated {chain_file} with {plural(len(analysis.chain), 'revision')}")
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``"1 revision"``, ``"2 revisions"``: a count with its noun agreeing."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {plural_form or noun + 's'}"
 
 
 __all__ = [
     "CHAIN_FILENAME",
     "MigrationFile",
+    "StaleChainFileWarning",
     "build_chain",
     "generate_chain_file",
     "get_down_revision",

@@ -1,16 +1,33 @@
 """A versions directory's derived state, in the working tree or at any commit.
 
 :func:`chain_state` computes every migration with its derived parents and the commit
-that first added it; with a ref, from git objects alone, without a checkout.
+that first added it; with a ref, from git objects alone, without a checkout. Where
+there is no git history (a Docker image without ``.git``, a shallow clone), the working
+tree's state is read from ``revision_chain.json`` instead, and says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 import pathlib
+from collections.abc import Iterator
 
-from alembic_git_revisions import _native
+from alembic_git_revisions import _chain, _native
+from alembic_git_revisions._chain import plural
+
+__all__ = [
+    "ChainState",
+    "Migration",
+    "build_chain_at",
+    "chain_state",
+    "describe",
+    "fmt_parents",
+    "plural",
+    "recording",
+]
 
 StrPath = str | os.PathLike[str]
 
@@ -40,6 +57,9 @@ class ChainState:
     migrations: list[Migration]
     #: ``build_chain``'s mapping.
     chain: dict[str, str | None]
+    #: The ``revision_chain.json`` the chain was read from because there is no git
+    #: history; None when it was derived from git.
+    chain_file: pathlib.Path | None = None
 
     def parents(self) -> dict[str, tuple[str, ...]]:
         return {m.revision: m.parents for m in self.migrations}
@@ -73,18 +93,99 @@ def _state(
     return ChainState(versions_dir, ref, migrations, chain)
 
 
+def _listed(versions_dir: pathlib.Path) -> list[pathlib.Path]:
+    """The migration files of a directory as Alembic lists them (no ``__init__``, no
+    editor lock files), by name."""
+    return sorted(
+        entry
+        for entry in versions_dir.iterdir()
+        if entry.name.endswith(".py")
+        and not entry.name.startswith(("__init__", ".#"))
+        and entry.is_file()
+    )
+
+
+def _state_from_chain_file(versions_dir: pathlib.Path, chain_file: pathlib.Path) -> ChainState:
+    """The working tree's state with dynamic parents from *chain_file* (no git).
+
+    Files are parsed as always; without history, ``git_sequence`` is the index in
+    file-name order and ``commit`` is None. A dynamic migration the file lacks means
+    the file is stale, as ``get_down_revision`` would find: an error.
+    """
+    chain = _chain._load_chain_file(chain_file)
+    migrations = []
+    for index, path in enumerate(_listed(versions_dir)):
+        record = _chain.MigrationFile.from_file(path, index)
+        if record.is_dynamic:
+            if record.revision not in chain:
+                raise _native.RevisionNotFoundError(
+                    f"Revision {record.revision!r} ({path.name}) is not in {chain_file}, "
+                    f"and there is no git history to derive it from: the file is stale. "
+                    f"Regenerate it from a full clone with: alembic-git-revisions {versions_dir}"
+                )
+            parent = chain[record.revision]
+            parents: tuple[str, ...] = (parent,) if parent else ()
+        else:
+            parents = record.static_down_revisions
+        migrations.append(
+            Migration(
+                revision=record.revision,
+                filename=record.filename,
+                git_sequence=record.git_sequence,
+                is_dynamic=record.is_dynamic,
+                static_down_revisions=record.static_down_revisions,
+                parents=parents,
+                commit=None,
+            )
+        )
+    return ChainState(versions_dir, None, migrations, chain, chain_file)
+
+
+#: States computed in this context, for callers that need to know where a result of a
+#: higher-level function (``check_append_only``) came from; see :func:`recording`.
+_RECORDER: contextvars.ContextVar[list[ChainState] | None] = contextvars.ContextVar(
+    "alembic_git_revisions_chain_states", default=None
+)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[ChainState]]:
+    """Collect every :class:`ChainState` that :func:`chain_state` returns in the block."""
+    seen: list[ChainState] = []
+    token = _RECORDER.set(seen)
+    try:
+        yield seen
+    finally:
+        _RECORDER.reset(token)
+
+
 def chain_state(versions_dir: StrPath, ref: str | None = None) -> ChainState:
     """The derived state of *versions_dir* in the working tree, or at commit *ref*.
 
     With *ref*, files are read from the tree at that commit and history is cut at it;
-    nothing is checked out. ``revision_chain.json`` is never consulted.
+    nothing is checked out. Without *ref*, git history wins over ``revision_chain.json``;
+    only where there is none (not a repository, a shallow clone) is the chain read from
+    that file, and :attr:`ChainState.chain_file` names it.
     """
     path = pathlib.Path(versions_dir)
     if ref is None:
-        (analysis,) = _native.analyze([path])
+        try:
+            (analysis,) = _native.analyze([path])
+        except (_native.NotAGitRepositoryError, _native.ShallowCloneError) as exc:
+            chain_file = _chain._chain_file_of(path)
+            if not chain_file.is_file():
+                raise type(exc)(
+                    f"{exc}, and {chain_file} does not exist to read the chain from"
+                ) from None
+            state = _state_from_chain_file(path, chain_file)
+        else:
+            state = _state(path, ref, analysis)
     else:
-        analysis = _native.analyze_at(path, ref)
-    return _state(path, ref, analysis)
+        state = _state(path, ref, _native.analyze_at(path, ref))
+    recorder = _RECORDER.get()
+    if recorder is not None:
+        recorder.append(state)
+    return state
 
 
 def build_chain_at(versions_dir: StrPath, ref: str) -> dict[str, str | None]:

@@ -2,16 +2,48 @@
 
 ``alembic-git-revisions VERSIONS_DIR`` writes ``revision_chain.json``, exactly as the
 reference package's command does; ``generate`` is its explicit name.
+
+Exit status, for every subcommand: 0 success, 1 ``check`` found problems, 2 a usage
+error or a tool error (a directory that does not exist or holds no migrations, an
+unreadable configuration, a git or chain error), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
 import pathlib
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
+
+PROG = "alembic-git-revisions"
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 _COMMANDS = ("generate", "check", "chain", "graph", "demo", "init", "rewrite")
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors raised instead of exiting (``main`` returns codes)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def _version() -> str:
+    from alembic_git_revisions._native import VERSION
+
+    return f"{PROG} {VERSION}"
 
 
 def _dirs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,22 +55,43 @@ def _dirs_arguments(parser: argparse.ArgumentParser) -> None:
         help="versions directories (several allowed)",
     )
     parser.add_argument(
+        "-c",
         "--config",
         type=pathlib.Path,
-        metavar="ALEMBIC_INI",
-        help="read the versions directories from an Alembic configuration",
+        action="append",
+        metavar="FILE",
+        help=(
+            "read the version locations from an Alembic configuration: alembic.ini and/or "
+            "pyproject.toml ([tool.alembic], Alembic >= 1.16); give it twice for both. The "
+            "other file, if it lies beside the one given, is read too"
+        ),
+    )
+    parser.add_argument(
+        "-n",
+        "--name",
+        action="append",
+        metavar="SECTION",
+        help=(
+            "the ini section to read, as 'alembic -n' (default: alembic); repeat it for "
+            "several sections"
+        ),
     )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="alembic-git-revisions",
+    parser = _Parser(
+        prog=PROG,
         description=(
             "Derive Alembic down_revision chains from git history. "
-            "'alembic-git-revisions VERSIONS_DIR' is short for 'generate VERSIONS_DIR'."
+            f"'{PROG} VERSIONS_DIR' is short for 'generate VERSIONS_DIR'."
+        ),
+        epilog=(
+            "Exit status: 0 success, 1 check found problems, 2 usage or tool error "
+            "(for every command)."
         ),
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     generate = sub.add_parser(
         "generate",
         help="write revision_chain.json beside VERSIONS_DIR (for environments without git)",
@@ -47,23 +100,40 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check",
-        help="fail if the chain at HEAD is not an append-only extension of a deployed one",
+        help="fail (exit 1) if the chain at HEAD is not an append-only extension of a "
+        "deployed one, has several heads or a stale revision_chain.json",
+        epilog="Exit status: 0 OK, 1 problems found, 2 usage or tool error.",
     )
     _dirs_arguments(check)
-    check.add_argument("--base", metavar="REF", help="the deployed commit, tag or branch")
-    check.add_argument(
+    against = check.add_mutually_exclusive_group()
+    against.add_argument("--base", metavar="REF", help="the deployed commit, tag or branch")
+    against.add_argument(
         "--previous-chain",
         type=pathlib.Path,
         metavar="FILE",
-        help="a revision_chain.json generated for the deployed version",
+        help="a revision_chain.json generated for the deployed version (works without git)",
+    )
+    check.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one document for all directories, every field of every finding",
     )
 
-    chain = sub.add_parser("chain", help="print the derived chain")
+    chain = sub.add_parser("chain", help="print the derived chain (text or JSON)")
     _dirs_arguments(chain)
     chain.add_argument("--at", metavar="REF", help="compute it at this commit (no checkout)")
-    chain.add_argument("--format", choices=("text", "json"), default="text")
+    chain.add_argument(
+        "--format",
+        choices=("text", "json", "revision-chain"),
+        default="text",
+        help=(
+            "json: one document for all directories (see README); revision-chain: one "
+            "directory's {revision: down_revision}, as revision_chain.json holds it"
+        ),
+    )
 
-    graph = sub.add_parser("graph", help="draw the derived chain (Mermaid or Graphviz)")
+    graph = sub.add_parser("graph", help="draw the derived chains as one Mermaid or Graphviz graph")
     _dirs_arguments(graph)
     graph.add_argument("--at", metavar="REF", help="draw it at this commit (no checkout)")
     graph.add_argument("--base", metavar="REF", help="mark where the chain at REF differs")
@@ -85,129 +155,262 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _versions_dirs(options: argparse.Namespace) -> list[pathlib.Path]:
-    dirs = list(options.versions_dirs)
-    if options.config is not None:
-        dirs.extend(_dirs_from_config(options.config))
-    if not dirs:
-        raise ValueError("give at least one VERSIONS_DIR, or --config alembic.ini")
-    return dirs
+def _route(args: list[str]) -> list[str]:
+    """Resolve the reference's ``alembic-git-revisions VERSIONS_DIR`` shorthand.
 
-
-def _dirs_from_config(ini: pathlib.Path) -> list[pathlib.Path]:
-    """Versions directories of an Alembic configuration.
-
-    Each directory keeps the per-directory semantics; with
-    ``recursive_version_locations``, every subdirectory holding migrations counts as
-    a versions directory of its own.
+    A first word that is neither a command nor an option is a directory to generate
+    the chain file for, if it exists; otherwise it is most likely a mistyped command.
     """
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
+    if not args or args[0] in _COMMANDS or args[0].startswith("-"):
+        return args
+    first = args[0]
+    if pathlib.Path(first).exists():
+        return ["generate", *args]
+    close = difflib.get_close_matches(first, _COMMANDS, n=1, cutoff=0.6)
+    if close:
+        raise UsageError(f"unknown command {first!r}; did you mean {close[0]!r}?")
+    if "/" in first or "\\" in first:
+        return ["generate", *args]
+    raise UsageError(f"{first!r} is neither a command ({', '.join(_COMMANDS)}) nor a directory")
 
-    if not ini.is_file():
-        raise FileNotFoundError(f"{ini} does not exist")
-    script = ScriptDirectory.from_config(Config(str(ini)))
-    locations = [pathlib.Path(p) for p in script._version_locations]
-    if not script.recursive_version_locations:
-        return locations
-    found: list[pathlib.Path] = []
-    for root in locations:
-        for candidate in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
-            if "__pycache__" not in candidate.parts and any(candidate.glob("*.py")):
-                found.append(candidate)
-    return found
+
+# ------------------------------------------------------------------ directories
+
+
+def _directories(options: argparse.Namespace, *, at: str | None = None) -> list[pathlib.Path]:
+    """The versions directories to work on: those given, then the configuration's.
+
+    Each must exist and hold migrations, except with ``--at`` (a directory may be
+    absent from the working tree but present at the ref; checked once computed).
+    """
+    from alembic_git_revisions import _config
+
+    locations = [_config.VersionLocation(path) for path in options.versions_dirs]
+    if options.name and not options.config:
+        raise UsageError("--name selects a section of --config; give --config too")
+    if options.config:
+        for config in _config.read_config(
+            options.config, sections=options.name or [_config.DEFAULT_SECTION]
+        ):
+            locations.extend(config.locations)
+    if not locations:
+        raise UsageError("give at least one VERSIONS_DIR, or --config alembic.ini")
+    found: dict[pathlib.Path, None] = {}
+    for location in locations:
+        if at is None:
+            _require_directory(location.path)
+        directories = _config.versions_dirs(location)
+        if not directories:
+            raise _config.ConfigError(
+                f"{location.path} holds no migrations, nor does any directory below it"
+            )
+        for directory in directories:
+            if at is None and not _config.holds_migrations(directory):
+                raise _config.ConfigError(f"{directory} holds no migrations")
+            found.setdefault(directory)
+    return list(found)
+
+
+def _require_directory(path: pathlib.Path) -> None:
+    from alembic_git_revisions._config import ConfigError
+
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist")
+    if not path.is_dir():
+        raise ConfigError(f"{path} is not a directory")
+
+
+def _state_at(directory: pathlib.Path, ref: str | None) -> Any:
+    """``chain_state``, refusing a directory that is nowhere (typo) even at *ref*."""
+    from alembic_git_revisions._config import ConfigError
+    from alembic_git_revisions._state import chain_state
+
+    state = chain_state(directory, ref)
+    if ref is not None and not state.migrations and not directory.is_dir():
+        raise ConfigError(f"{directory} does not exist, and held no migrations at {ref}")
+    return state
+
+
+def _note_chain_files(states: Sequence[Any]) -> None:
+    """Say on stderr which chains were read from a chain file (no git history)."""
+    for state in states:
+        if state.chain_file is not None:
+            print(
+                f"{PROG}: note: no git history for {state.versions_dir}; read its chain "
+                f"from {state.chain_file}",
+                file=sys.stderr,
+            )
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def _generate(options: argparse.Namespace) -> int:
+    from alembic_git_revisions._chain import generate_chain_file
+    from alembic_git_revisions._config import ConfigError, holds_migrations
+
+    # The API answers an empty chain here, as the reference does; a chain file written
+    # for a mistyped or empty path would only fail later, in production.
+    _require_directory(options.versions_dir)
+    if not holds_migrations(options.versions_dir):
+        raise ConfigError(f"{options.versions_dir} holds no migrations")
+    generate_chain_file(options.versions_dir)
+    return EXIT_OK
 
 
 def _check(options: argparse.Namespace) -> int:
+    from alembic_git_revisions import _render
     from alembic_git_revisions._check import check_append_only
+    from alembic_git_revisions._state import recording
 
-    status = 0
-    for versions_dir in _versions_dirs(options):
-        result = check_append_only(
-            versions_dir, base=options.base, previous_chain=options.previous_chain
+    entries: list[dict[str, Any]] = []
+    status = EXIT_OK
+    for directory in _directories(options):
+        entry: dict[str, Any] = {"path": str(directory)}
+        try:
+            with recording() as states:
+                result = check_append_only(
+                    directory, base=options.base, previous_chain=options.previous_chain
+                )
+        except (RuntimeError, ValueError, OSError) as exc:
+            status = EXIT_ERROR
+            entry.update(ok=False, source=None, chain_file=None, summary=None)
+            entry.update(error=str(exc), findings=[])
+            if options.format == "text":
+                print(f"{PROG}: error: {exc}", file=sys.stderr)
+            entries.append(entry)
+            continue
+        head = next((s for s in states if s.ref is None), None)
+        chain_file = head.chain_file if head is not None else None
+        entry.update(
+            ok=result.ok,
+            source="chain-file" if chain_file is not None else "git",
+            chain_file=None if chain_file is None else str(chain_file),
+            summary=result.summary,
+            error=None,
+            findings=[_render.finding_dict(f) for f in result.findings],
         )
+        entries.append(entry)
+        if not result.ok and status == EXIT_OK:
+            status = EXIT_FINDINGS
+        if options.format == "json":
+            continue
+        if head is not None:
+            _note_chain_files([head])
         if result.ok:
             print(result.summary)
             continue
-        status = 1
         print(result.summary, file=sys.stderr)
         for finding in result.findings:
             print(f"  - [{finding.kind}] {finding.message}", file=sys.stderr)
+    if options.format == "json":
+        document = {
+            "version": _render.JSON_SCHEMA_VERSION,
+            "ok": status == EXIT_OK,
+            "status": status,
+            "base": options.base,
+            "previous_chain": None
+            if options.previous_chain is None
+            else str(options.previous_chain),
+            "directories": entries,
+        }
+        print(json.dumps(document, indent=2))
     return status
 
 
 def _chain(options: argparse.Namespace) -> int:
     from alembic_git_revisions import _render
-    from alembic_git_revisions._state import chain_state
 
-    dirs = _versions_dirs(options)
-    for versions_dir in dirs:
-        state = chain_state(versions_dir, options.at)
-        if len(dirs) > 1:
-            print(f"# {versions_dir}")
-        if options.format == "json":
-            print(_render.chain_json(state))
-        else:
-            print(_render.format_chain_text(state))
-    return 0
+    dirs = _directories(options, at=options.at)
+    if options.format == "revision-chain" and len(dirs) > 1:
+        raise UsageError(
+            f"--format revision-chain prints one directory's chain, not {len(dirs)}; "
+            "use --format json for several"
+        )
+    states = [_state_at(directory, options.at) for directory in dirs]
+    _note_chain_files(states)
+    if options.format == "json":
+        print(_render.chain_document(states))
+    elif options.format == "revision-chain":
+        print(_render.revision_chain_json(states[0]))
+    else:
+        for state in states:
+            if len(states) > 1:
+                print(f"# {state.versions_dir}")
+            text = _render.format_chain_text(state)
+            if text:
+                print(text)
+    return EXIT_OK
 
 
 def _graph(options: argparse.Namespace) -> int:
     from alembic_git_revisions import _render
     from alembic_git_revisions._state import chain_state
 
-    for versions_dir in _versions_dirs(options):
-        state = chain_state(versions_dir, options.at)
-        base = chain_state(versions_dir, options.base) if options.base else None
-        print(_render.format_graph(state, options.format, base))
-    return 0
+    dirs = _directories(options, at=options.at)
+    states = [_state_at(directory, options.at) for directory in dirs]
+    bases = [chain_state(d, options.base) if options.base else None for d in dirs]
+    _note_chain_files(states)
+    print(_render.format_graph(states, options.format, bases))
+    return EXIT_OK
+
+
+def _init(options: argparse.Namespace) -> int:
+    from alembic_git_revisions._template import install_template
+
+    changes = install_template(options.alembic_dir)
+    print("\n".join(changes) if changes else "script.py.mako already uses it")
+    return EXIT_OK
+
+
+def _rewrite(options: argparse.Namespace) -> int:
+    from alembic_git_revisions._template import rewrite_migration
+
+    for path in options.paths:
+        for change in rewrite_migration(path):
+            print(change)
+    return EXIT_OK
+
+
+def _demo(options: argparse.Namespace) -> int:
+    from alembic_git_revisions import _demo
+
+    return _demo.run()
+
+
+_HANDLERS = {
+    "generate": _generate,
+    "check": _check,
+    "chain": _chain,
+    "graph": _graph,
+    "init": _init,
+    "rewrite": _rewrite,
+    "demo": _demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (see the module doc)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] not in _COMMANDS and not args[0].startswith("-"):
-        args.insert(0, "generate")
     parser = _parser()
-    options = parser.parse_args(args)
+    try:
+        options = parser.parse_args(_route(args))
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     if options.command is None:
         parser.print_help(sys.stderr)
-        return 1
+        return EXIT_ERROR
     try:
-        if options.command == "generate":
-            from alembic_git_revisions._chain import generate_chain_file
-
-            if not options.versions_dir.is_dir():
-                # The API answers an empty chain here, as the reference does; a chain
-                # file written for a mistyped path would only fail later, in production.
-                raise FileNotFoundError(f"{options.versions_dir} is not a directory")
-            generate_chain_file(options.versions_dir)
-            return 0
-        if options.command == "check":
-            return _check(options)
-        if options.command == "chain":
-            return _chain(options)
-        if options.command == "graph":
-            return _graph(options)
-        if options.command == "init":
-            from alembic_git_revisions._template import install_template
-
-            changes = install_template(options.alembic_dir)
-            print("\n".join(changes) if changes else "script.py.mako already uses it")
-            return 0
-        if options.command == "rewrite":
-            from alembic_git_revisions._template import rewrite_migration
-
-            for path in options.paths:
-                for change in rewrite_migration(path):
-                    print(change)
-            return 0
-        from alembic_git_revisions import _demo
-
-        return _demo.run()
+        return _HANDLERS[options.command](options)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except (RuntimeError, ValueError, OSError) as exc:
-        print(f"alembic-git-revisions: error: {exc}", file=sys.stderr)
-        return 1
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        print("alembic-git-revisions: interrupted", file=sys.stderr)
-        return 130
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
