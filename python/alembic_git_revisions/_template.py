@@ -282,6 +282,26 @@ def _why_left(tree: ast.Module, target: pathlib.Path) -> str | None:
     return _decide.dynamic_reason(request, entries, current)
 
 
+def _moved_by(tree: ast.Module, target: pathlib.Path) -> list[str]:
+    """A warning when the hardcoded file, as written, changes the derived parents of the
+    other migrations of its directory (Alembic wrote it before the hook ran)."""
+    try:
+        _, revision = _literal(tree, "revision")
+        entries, current = _decide.directory_entries(target.absolute().parent)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, _decide.Unchecked):
+        return []
+    others = [e for e in entries if e.filename != target.name]
+    changes = _decide.changed_parents(_decide.derive(others), current, ignore=str(revision))
+    if not changes:
+        return []
+    return [
+        f"{target}: warning: as written it changes the derived parents of migrations "
+        f"already in {target.parent} ({'; '.join(changes)}); a line derived from git "
+        "history cannot hold a second base or branch off an earlier revision in the same "
+        "directory: move it to a version location of its own"
+    ]
+
+
 def rewrite_migration(path: StrPath) -> list[str]:
     """Rewrite a freshly generated migration to use ``get_down_revision``, when that
     changes nothing in the revision graph.
@@ -306,7 +326,7 @@ def rewrite_migration(path: StrPath) -> list[str]:
     if node is None or node.value is None or not _is_derived(node.value):
         reason = _why_left(tree, target)
         if reason is not None:
-            return [f"{target}: left as is: {reason}"]
+            return [f"{target}: left as is: {reason}", *_moved_by(tree, target)]
         assert node is not None and node.value is not None
         annotation = ""
         if isinstance(node, ast.AnnAssign):
