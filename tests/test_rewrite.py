@@ -265,7 +265,7 @@ def write(directory: pathlib.Path, source: str | bytes) -> pathlib.Path:
         ((B, S1), None, f"a merge of {B}, {S1} (a derived parent is one revision)"),
         ([B], None, f"a merge of {B} (a derived parent is one revision)"),
         (B, "feature", "branch label feature (a labelled migration keeps the parent"),
-        (A, None, f"Alembic's parent is {A}; derived from git history it would be {B}"),
+        (A, None, f"Alembic's parent is {A}, but in the line derived from git history for"),
     ],
 )
 def test_left_as_is(line: pathlib.Path, down: object, labels: object, reason: str) -> None:
@@ -291,8 +291,8 @@ def test_left_as_is(line: pathlib.Path, down: object, labels: object, reason: st
 def test_second_base_is_left_with_a_warning(line: pathlib.Path) -> None:
     path = write(line, migration_text(NEW, None, "plugin"))
     assert rewrite_migration(path) == [
-        f"{path}: left as is: Alembic's parent is none (a base); derived from git history it "
-        f"would be {B}, the end of the line in {line}",
+        f"{path}: left as is: Alembic's parent is none (a base), but in the line derived from "
+        f"git history for {line.name} it would be {B}",
         f"{path}: warning: as written it changes the derived parents of migrations already in "
         f"{line} ({A} would lose its parent {ROOT}); a line derived from git history cannot "
         "hold a second base or branch off an earlier revision in the same directory: move it "

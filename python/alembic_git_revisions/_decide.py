@@ -6,9 +6,10 @@ last migration of its directory's derived line as its parent, so it can only exp
 ``--head`` on a revision that is not the end of the line, ``--splice``. This module
 answers, before anything is written, what the core would derive for the directory
 once the new file exists (:func:`derive` mirrors ``src/chain.rs``) and so whether
-the migration Alembic asked for is a dynamic one, a hardcoded one, or one that no
-file in this directory can express without changing the parents of migrations that
-already exist (then :func:`decide` raises, so nothing is written).
+the migration Alembic asked for is a dynamic one (:func:`dynamic_reason` finds no
+reason against), a hardcoded one, or one that no file in this directory can express
+without changing the parents of migrations that already exist
+(:func:`static_changes` lists them; the template then refuses to write it).
 
 Used by the ``script.py.mako`` template (through ``template_down_revision``) and by
 ``rewrite``.
@@ -180,6 +181,15 @@ def directory_entries(versions_dir: pathlib.Path) -> tuple[list[Entry], Derived]
     return entries, core
 
 
+def display(path: pathlib.Path) -> str:
+    """*path* for a generated file's comments: relative to the working directory (Alembic
+    runs in the project), else its name; never this machine's absolute path."""
+    try:
+        return os.fspath(path.relative_to(pathlib.Path.cwd()))
+    except ValueError:
+        return path.name
+
+
 def _shown(parents: Sequence[str | None]) -> str:
     return ", ".join(p or "none (a base)" for p in parents) if parents else "none (a base)"
 
@@ -216,15 +226,18 @@ def dynamic_reason(request: Request, entries: list[Entry], current: Derived) -> 
         labels = ", ".join(request.branch_labels)
         return f"branch label {labels} (a labelled migration keeps the parent it was given)"
     wanted = request.parents[0] if request.parents else None
-    after = derive(_placed(request, entries, dynamic=True))
+    after = derive(with_request(request, entries, dynamic=True))
     if request.revision not in after.links:
-        derived = "ambiguous (the hardcoded migrations there have no single head)"
-    else:
-        derived = _shown([after.links[request.revision]])
-    if after.links.get(request.revision, "") != wanted:
         return (
-            f"Alembic's parent is {_shown([wanted])}; derived from git history it would be "
-            f"{derived}, the end of the line in {request.path.parent}"
+            f"Alembic's parent is {_shown([wanted])}, but in the line derived from git history "
+            f"for {display(request.path.parent)} it would be ambiguous (the hardcoded "
+            "migrations there have no single head)"
+        )
+    derived = after.links[request.revision]
+    if derived != wanted:
+        return (
+            f"Alembic's parent is {_shown([wanted])}, but in the line derived from git history "
+            f"for {display(request.path.parent)} it would be {_shown([derived])}"
         )
     if changed_parents(current, after, ignore=request.revision):
         return "deriving it would change the parents of other migrations"
@@ -234,11 +247,11 @@ def dynamic_reason(request: Request, entries: list[Entry], current: Derived) -> 
 def static_changes(request: Request, entries: list[Entry], current: Derived) -> list[str]:
     """How writing *request* with Alembic's parents hardcoded would change the derived
     parents of the migrations already in its directory (empty: it would not)."""
-    after = derive(_placed(request, entries, dynamic=False))
+    after = derive(with_request(request, entries, dynamic=False))
     return changed_parents(current, after, ignore=request.revision)
 
 
-def _placed(request: Request, entries: list[Entry], *, dynamic: bool) -> list[Entry]:
+def with_request(request: Request, entries: list[Entry], *, dynamic: bool) -> list[Entry]:
     """*entries* with the requested migration in place: an existing file keeps its add
     position, a new one is uncommitted (after every committed file, then by name)."""
     own = next((e for e in entries if e.filename == request.path.name), None)

@@ -90,7 +90,9 @@ def template_down_revision(
             return DownRevisionChoice(True)
         changes = _decide.static_changes(request, entries, current)
     except _decide.Unchecked as exc:
-        return DownRevisionChoice(False, str(exc))
+        # The reason lands in a file that gets committed: no absolute paths.
+        where = str(pathlib.Path.cwd()) + os.sep
+        return DownRevisionChoice(False, str(exc).replace(where, ""))
     except Exception as exc:  # a bug here must not fail `alembic revision`
         return DownRevisionChoice(
             False, f"alembic-git-revisions failed ({exc!r}); please report it"
