@@ -37,10 +37,12 @@ from alembic_git_revisions import (
     _decide,
     _native,
     build_chain,
+    install_template,
     template_down_revision,
 )
 from alembic_projects import PLUGIN_VERSIONS, VERSIONS, Project, Twins, migration_text
 
+IMPORT = "from alembic_git_revisions import get_down_revision"
 A, B, C, D, E, F = (f"{c}{c}{c}{c}0000000{i}" for i, c in enumerate("abcdef", start=1))
 ROOT, S1, S2, M, N, P, Q, X = (
     f"{c}{c}{c}{c}0000001{i}" for i, c in enumerate("0123456789"[:8], start=0)
@@ -326,3 +328,92 @@ def test_prediction_matches_the_core(tmp_path: pathlib.Path, seed: int) -> None:
         if rng.random() < 0.5:
             repo.git("add", "-A")
             repo.git("commit", "-q", "-m", f"trial {trial}")
+
+
+# --------------------------------------------------------------------- init
+
+#: The template alembic-git-revisions-rs 0.1 shipped: every parent derived.
+EARLIER_TEMPLATE = '''\
+"""${message}
+
+Revision ID: ${up_revision}
+Create Date: ${create_date}
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+from alembic_git_revisions import get_down_revision
+${imports if imports else ""}
+
+# revision identifiers, used by Alembic. down_revision is derived from git history:
+# the migration added just before this one (see alembic-git-revisions-rs).
+revision: str = ${repr(up_revision)}
+down_revision: Union[str, None] = get_down_revision(revision)
+branch_labels: Union[str, Sequence[str], None] = ${repr(branch_labels)}
+depends_on: Union[str, Sequence[str], None] = ${repr(depends_on)}
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    ${downgrades if downgrades else "pass"}
+'''
+
+
+def test_init_replaces_the_template_of_an_earlier_version(tmp_path: pathlib.Path) -> None:
+    mako = tmp_path / "script.py.mako"
+    mako.write_text(EARLIER_TEMPLATE, encoding="utf-8")
+    assert install_template(tmp_path) == [
+        f"{mako}: replaced the template of an earlier alembic-git-revisions-rs"
+    ]
+    shipped = pathlib.Path(_decide.__file__).parent / "templates" / "script.py.mako"
+    assert mako.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8")
+    assert install_template(tmp_path) == []
+
+
+def test_init_refuses_a_template_without_down_revision(tmp_path: pathlib.Path) -> None:
+    mako = tmp_path / "script.py.mako"
+    mako.write_text("revision = ${repr(up_revision)}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"has no `down_revision = \.\.\.` line"):
+        install_template(tmp_path)
+    assert mako.read_text(encoding="utf-8") == "revision = ${repr(up_revision)}\n"
+
+
+def test_init_on_a_customised_template(tmp_path: pathlib.Path) -> None:
+    """Every line kept, the import sorted into the group that imports alembic."""
+    custom = (
+        "# ACME migrations\n"
+        '"""${message}"""\n'
+        "import datetime\n\n"
+        "from alembic import op\n"
+        "from sqlalchemy.dialects import postgresql\n"
+        "import sqlalchemy as sa\n\n"
+        "revision = ${repr(up_revision)}\n"
+        "down_revision = ${repr(down_revision)}  # keep\n"
+    )
+    (tmp_path / "script.py.mako").write_text(custom, encoding="utf-8")
+    assert len(install_template(tmp_path)) == 3
+    installed = (tmp_path / "script.py.mako").read_text(encoding="utf-8")
+    assert set(custom.splitlines()) <= set(installed.splitlines())
+    assert installed.endswith(
+        "\n# ACME migrations\n"
+        '"""${message}"""\n'
+        "import datetime\n\n"
+        "import sqlalchemy as sa\n"
+        "from alembic import op\n"
+        f"% if agr.dynamic:\n{IMPORT}\n% endif\n"
+        "from sqlalchemy.dialects import postgresql\n\n"
+        "revision = ${repr(up_revision)}\n"
+        "% if agr.dynamic:\n"
+        "down_revision = get_down_revision(revision)\n"
+        "% else:\n"
+        "${agr.comment}\n"
+        "down_revision = ${repr(down_revision)}  # keep\n"
+        "% endif\n"
+    )

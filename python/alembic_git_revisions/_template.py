@@ -11,6 +11,7 @@ other migration's parent (see ``_decide``); everything else keeps Alembic's pare
 from __future__ import annotations
 
 import ast
+import hashlib
 import os
 import pathlib
 import re
@@ -25,6 +26,9 @@ StrPath = str | os.PathLike[str]
 _IMPORT = "from alembic_git_revisions import get_down_revision"
 _DERIVED = "get_down_revision(revision)"
 _OURS = pathlib.Path(__file__).parent / "templates" / "script.py.mako"
+#: sha256 of the templates earlier versions of this package shipped (always derived):
+#: ``init`` replaces them with the current one.
+_EARLIER_TEMPLATES = frozenset({"906f7d466159822699a53e75adcf79da3893e7e9f83b66f4427544516ec23ab2"})
 
 #: The frames of Alembic's ``template_to_file(template_file, dest, ...)`` (every Alembic
 #: since 1.0) and ``ScriptDirectory._generate_template(src, dest, ...)``: ``dest`` is the
@@ -120,9 +124,10 @@ def _refusal(request: _decide.Request, changes: list[str]) -> str:
 
 
 _DOWN_LINE = re.compile(
-    r"^down_revision\b(?P<annotation>\s*:[^=\n]+?)?\s*=\s*(?P<value>.*?)\s*$", re.MULTILINE
+    r"^down_revision\b(?P<annotation>[ \t]*:[^=\n]+?)?[ \t]*=[ \t]*(?P<value>.*?)[ \t]*$",
+    re.MULTILINE,
 )
-_IMPORT_LINE = re.compile(rf"^{re.escape(_IMPORT)}\s*$", re.MULTILINE)
+_IMPORT_LINE = re.compile(rf"^{re.escape(_IMPORT)}[ \t]*$", re.MULTILINE)
 _SIMPLE_IMPORT = re.compile(r"^(import [\w.]+( as \w+)?|from [\w.]+ import [\w, ]+)$")
 
 
@@ -173,7 +178,8 @@ def _with_import(text: str) -> str:
 def install_template(alembic_dir: StrPath) -> list[str]:
     """Make an Alembic project's ``script.py.mako`` decide per migration.
 
-    A missing template gets ours. A customised one keeps everything of its own and
+    A missing template gets ours, and so does one an earlier version of this package
+    installed (it derived every parent). A customised one keeps everything of its own and
     gains: the decision block at the top (:func:`template_down_revision`); its
     ``down_revision`` line, as ``get_down_revision(revision)`` when the migration is
     dynamic and as it was (Alembic's value) otherwise; the import, only in dynamic
@@ -189,6 +195,9 @@ def install_template(alembic_dir: StrPath) -> list[str]:
     text = target.read_text(encoding="utf-8")
     if "template_down_revision" in text:
         return []
+    if hashlib.sha256(text.encode()).hexdigest() in _EARLIER_TEMPLATES:
+        target.write_text(_OURS.read_text(encoding="utf-8"), encoding="utf-8")
+        return [f"{target}: replaced the template of an earlier alembic-git-revisions-rs"]
     match = _DOWN_LINE.search(text)
     if match is None:
         raise ValueError(
