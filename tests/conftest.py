@@ -5,6 +5,7 @@
   reference package's ``git`` subprocesses and the package under test all see the
   same, default, configuration.
 * ``--run-slow`` runs the tests marked ``slow`` (long differential campaigns).
+* ``alembic_envs`` provides ``newest_alembic``, ``oldest_alembic`` and ``alembic_env``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from collections.abc import Iterator
 import gitrepo
 import pytest
 from reference import load_reference_chain
+
+# The Alembic environments (newest, oldest declared) as session fixtures.
+pytest_plugins = ["alembic_envs"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

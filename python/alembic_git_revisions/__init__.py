@@ -27,6 +27,7 @@ from alembic_git_revisions._chain import (
     parse_versions_dir,
 )
 from alembic_git_revisions._check import CheckResult, Finding, check_append_only
+from alembic_git_revisions._decide import DownRevisionChoice
 from alembic_git_revisions._native import VERSION as __version__
 from alembic_git_revisions._native import (
     ChainError,
@@ -40,7 +41,11 @@ from alembic_git_revisions._native import (
     ShallowCloneError,
 )
 from alembic_git_revisions._state import ChainState, Migration, build_chain_at, chain_state
-from alembic_git_revisions._template import install_template, rewrite_migration
+from alembic_git_revisions._template import (
+    install_template,
+    rewrite_migration,
+    template_down_revision,
+)
 
 
 def _cli() -> None:
@@ -56,6 +61,7 @@ __all__ = [
     "ChainFileError",
     "ChainState",
     "CheckResult",
+    "DownRevisionChoice",
     "Finding",
     "GitHistoryError",
     "InternalError",
@@ -77,4 +83,5 @@ __all__ = [
     "install_template",
     "parse_versions_dir",
     "rewrite_migration",
+    "template_down_revision",
 ]
