@@ -48,6 +48,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -192,6 +193,28 @@ def ensure_reference_python(work: Path = WORK) -> str:
     return str(python)
 
 
+def ensure_ours_python(wheel: str | Path, work: Path = WORK) -> str:
+    """Interpreter of a virtualenv under *work* with our *wheel* installed (``--no-deps``).
+
+    Made like the reference's (``python -m venv`` plus one package), so that both
+    sides start the same interpreter with the same ``site`` set-up; one venv per
+    wheel content, so a rebuilt wheel never changes what an earlier run measured.
+    """
+    wheel = Path(wheel).resolve()
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()[:12]
+    venv = work / f"ours-venv-py{sys.version_info[0]}{sys.version_info[1]}-{digest}"
+    python = venv / "bin" / "python"
+    marker = venv / ".installed"
+    if not marker.exists() or marker.read_text() != wheel.name:
+        work.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True
+        )
+        marker.write_text(wheel.name)
+    return str(python)
+
+
 def discover_versions_dirs(repo: Path) -> list[Path]:
     """Every ``*/versions`` dir under *repo* holding Alembic migration modules."""
     found = []
@@ -227,8 +250,12 @@ class Runner:
         per_call_n: int,
         work: Path,
         log: Callable[[str], None],
+        warm_reference: bool = True,
     ) -> None:
         self.repo = repo
+        # The reference has no cache: its warm samples repeat cold-all. Campaigns
+        # that run cold-all anyway may skip them (warm_reference=False).
+        self.warm_reference = warm_reference
         self.dirs = dirs
         self.sides = (reference, ours) if ours is not None else (reference,)
         self.reference, self.ours = reference, ours
@@ -325,7 +352,10 @@ class Runner:
                     self.chains(self.ours, self.dirs, str(cache))["chains"],
                 )
             for r in range(self.rounds):
-                for side in self._order(r):
+                sides = self._order(r) if self.warm_reference else (self.ours,)
+                for side in sides:
+                    if side is None:
+                        continue
                     result = self.chains(side, self.dirs, str(cache))
                     self.check(f"warm ({side.label})", self.reference_chains(), result["chains"])
                     self._add("warm", side, result)
@@ -582,6 +612,7 @@ def run(
     per_call_n: int = 20_000,
     work: Path = WORK,
     log: Callable[[str], None] | None = None,
+    warm_reference: bool = True,
 ) -> dict:
     """Run the comparison; returns ``{"meta", "medians", "samples", "identity", "markdown"}``.
 
@@ -620,7 +651,15 @@ def run(
         # Without ours these would only repeat cold-all: the reference has no cache.
         scenarios = [s for s in scenarios if s not in ("warm", "incremental")]
     runner = Runner(
-        repo, dirs, reference, ours, rounds=rounds, per_call_n=per_call_n, work=work, log=log
+        repo,
+        dirs,
+        reference,
+        ours,
+        rounds=rounds,
+        per_call_n=per_call_n,
+        work=work,
+        log=log,
+        warm_reference=warm_reference,
     )
     runner.run(scenarios)
     rel = [str(d.relative_to(repo)) if d.is_relative_to(repo) else str(d) for d in dirs]
@@ -664,6 +703,10 @@ def main(argv: list[str] | None = None) -> int:
         "--ours-python", default=sys.executable, help="interpreter with our package (default: this)"
     )
     parser.add_argument(
+        "--ours-wheel",
+        help="our wheel, installed into a venv under benches/.work/ (overrides --ours-python)",
+    )
+    parser.add_argument(
         "--ours-path",
         help="dir prepended to PYTHONPATH for our side (e.g. a copy of the installed package)",
     )
@@ -693,7 +736,9 @@ def main(argv: list[str] | None = None) -> int:
             reference=reference,
             ours=Side(
                 "ours",
-                _interpreter(args.ours_python),
+                _interpreter(
+                    ensure_ours_python(args.ours_wheel) if args.ours_wheel else args.ours_python
+                ),
                 os.path.abspath(args.ours_path) if args.ours_path else None,
             ),
             reference_only=args.reference_only,
