@@ -473,18 +473,23 @@ def _time_process(cmd: tuple[str, ...], cwd: Path) -> dict:
     return {"total_s": elapsed, "rss_peak_kb": usage.ru_maxrss, "lines": data.count(b"\n")}
 
 
+# A dynamic migration added by the incremental scenarios ({rev}: its revision id).
+MIGRATION_TEMPLATE = (
+    '"""Incremental benchmark migration."""\n'
+    "from alembic import op\n"
+    "from alembic_git_revisions import get_down_revision\n\n"
+    'revision = "{rev}"\n'
+    "down_revision = get_down_revision(revision)\n\n\n"
+    "def upgrade() -> None:\n    op.execute('SELECT 1')\n\n\n"
+    "def downgrade() -> None:\n    pass\n"
+)
+
+
 def _commit_new_migration(clone: Path, versions_dir: Path) -> None:
     """Add one dynamic migration in a new commit with fixed dates and identity."""
     rev = "feedc0ffee00"
     (versions_dir / f"{rev}_incremental_bench.py").write_text(
-        '"""Incremental benchmark migration."""\n'
-        "from alembic import op\n"
-        "from alembic_git_revisions import get_down_revision\n\n"
-        f'revision = "{rev}"\n'
-        "down_revision = get_down_revision(revision)\n\n\n"
-        "def upgrade() -> None:\n    op.execute('SELECT 1')\n\n\n"
-        "def downgrade() -> None:\n    pass\n",
-        encoding="utf-8",
+        MIGRATION_TEMPLATE.format(rev=rev), encoding="utf-8"
     )
     env = dict(
         os.environ,

@@ -177,7 +177,14 @@ def pack_files(repo: Path) -> list[Path]:
     return sorted((objects / "pack").glob("*.pack"))
 
 
-def _clone_from_mirror(source: Path, dest: Path) -> None:
+def server_clone(source: Path, dest: Path, *args: str) -> None:
+    """``git clone --no-local --no-checkout [args] source dest``, tolerating a partial source.
+
+    ``upload-pack`` writes the pack as a server would, skipping objects *source*
+    lacks (``--missing=allow-any`` through ``uploadpack.packObjectsHook``); the
+    clone is made as a partial clone so that it accepts that pack, then its
+    partial-clone markers are removed: the result looks like a plain clone.
+    """
     with tempfile.TemporaryDirectory(prefix="agr-clone-") as tmp:
         hook = Path(tmp) / "pack-objects-hook"
         hook.write_text(_PACK_OBJECTS_HOOK)
@@ -194,6 +201,7 @@ def _clone_from_mirror(source: Path, dest: Path) -> None:
             "--no-local",
             "--no-checkout",
             "--filter=blob:limit=4g",
+            *args,
             source,
             dest,
             env=env,
@@ -216,7 +224,7 @@ def clone(repo: RealRepo, root: Path, mirrors: Path | None, log=print) -> dict:
         if (source / ".git").is_dir():
             source = source / ".git"
         log(f"{repo.slug}: git clone --no-local {source}")
-        _clone_from_mirror(source, plain)
+        server_clone(source, plain)
     else:
         log(f"{repo.slug}: git clone {repo.url}")
         _git("clone", "-q", "--no-checkout", repo.url, plain)

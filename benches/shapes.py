@@ -23,12 +23,13 @@ The reference has no persistent cache, so its ``warm`` figure is its
 Shapes (``--shapes``):
 
 ``monorepo``
-    ``gen_monorepo``'s default layout: 20,000 files in about 1,700 dirs, mixed
-    merges and rebases, 3 versions dirs;
+    ``gen_monorepo``'s defaults (issue 4's repository): 60,000 commits, 20,000
+    files in about 1,700 dirs, mixed merges and rebases, 3 x 2,000 migrations;
 ``deep``
-    ``--layout deep``: 40,000 files in about 5,000 dirs up to 10 levels, commits
-    touching several files in several directories, ``--no-ff`` merges of short
-    branches (as Gerrit-merged projects such as nova have), 3 versions dirs.
+    ``--layout deep``: 40,000 commits, 40,000 files in about 5,000 dirs up to 10
+    levels, commits touching several files in several directories, ``--no-ff``
+    merges of short branches (as Gerrit-merged projects such as nova have),
+    3 x 1,000 migrations.
 
     python benches/shapes.py --ours-wheel target/wheels/*.whl --json shapes.json
 """
@@ -51,10 +52,11 @@ import dirs as dirs_mod
 import gen_monorepo
 
 SHAPES: dict[str, dict] = {
+    # gen_monorepo's defaults: with a commit-graph, issue 4's benchmark repository.
     "monorepo": {
         "layout": "monorepo",
-        "commits": 40_000,
-        "migrations": 1000,
+        "commits": 60_000,
+        "migrations": 2000,
         "services": 3,
         "unrelated_files": 20_000,
         "merge_style": "mixed",
