@@ -42,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,11 +258,11 @@ def _verify_and_copy(repo: RealRepo, plain: Path, graph: Path, log) -> dict:
     }
 
 
-def list_lines(root: Path, variant: str, only: list[str] | None = None) -> list[str]:
+def list_lines(root: Path, variant: str, repos: Iterable[RealRepo]) -> list[str]:
     """``repo:versions_dir`` lines, repos relative to *root*."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}")
-    return [f"{repo.key}/{variant}:{d}" for repo in select(only) for d in repo.dirs]
+    return [f"{repo.key}/{variant}:{d}" for repo in repos for d in repo.dirs]
 
 
 def select(only: list[str] | None) -> list[RealRepo]:
@@ -274,9 +275,9 @@ def select(only: list[str] | None) -> list[RealRepo]:
     return chosen
 
 
-def write_lists(root: Path) -> None:
+def write_lists(root: Path, repos: Iterable[RealRepo] = REPOS) -> None:
     """Write ``<root>/plain.txt`` and ``graph.txt`` for every repository cloned there."""
-    present = [r.slug for r in REPOS if (root / r.key / "plain").is_dir()]
+    present = [r for r in repos if (root / r.key / "plain").is_dir()]
     for variant in VARIANTS:
         lines = list_lines(root, variant, present)
         (root / f"{variant}.txt").write_text(
@@ -307,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{facts['repo']}: {facts['commits']} commits, pack {facts['pack_mib']} MiB")
         write_lists(root)
     elif args.command == "list":
-        for line in list_lines(args.root, args.variant, args.only):
+        for line in list_lines(args.root, args.variant, select(args.only)):
             print(f"{args.root / line.split(':', 1)[0]}:{line.split(':', 1)[1]}")
     else:
         print("| repository | commit | versions dirs |")
