@@ -208,7 +208,7 @@ def run(
                         raise compare.ChainMismatch(
                             f"{name} ({kind}): {dirs_mod._diff(expected, res['result'])}"
                         )
-                    sample = {k: res[k] for k in ("call_s", "wall_s", "tree_rss_kb")}
+                    sample = {k: res[k] for k in ("call_s", "call_cpu_s", "wall_s", "tree_rss_kb")}
                     if kind == "ours, restored cache":
                         sample["cache_bytes"] = sum(
                             f.stat().st_size for f in cache.rglob("*") if f.is_file()
@@ -228,7 +228,7 @@ def run(
         for kind in KINDS:
             row[kind] = {
                 key: dirs_mod.median(s[key] for s in got[kind])
-                for key in ("call_s", "wall_s", "tree_rss_kb")
+                for key in ("call_s", "call_cpu_s", "wall_s", "tree_rss_kb")
             }
         row["cache_bytes"] = dirs_mod.median(s["cache_bytes"] for s in got[KINDS[2]])
         rows.append(row)

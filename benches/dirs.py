@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare  # benches/ is not a package: its dir is put on sys.path above
@@ -63,18 +64,23 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 perf = time.perf_counter
+def cpu():  # this process's threads and its waited-for children (git)
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 spec = json.loads(sys.argv[1])
 t0 = perf()
 import alembic_git_revisions as agr
 t1 = perf()
 call = getattr(agr, spec["call"])
 error = None
+c1 = cpu()
 try:
     result = call(Path(spec["dir"]))
 except Exception as exc:
     result = None
     error = f"{type(exc).__name__}: {exc}"
 t2 = perf()
+c2 = cpu()
 if spec["call"] == "parse_versions_dir" and result is not None:
     result = [
         [m.revision, m.filename, m.git_sequence, m.is_dynamic, list(m.static_down_revisions)]
@@ -85,6 +91,7 @@ elif result is not None:
 print(json.dumps({
     "import_s": t1 - t0,
     "call_s": t2 - t1,
+    "call_cpu_s": c2 - c1,
     "error": error,
     "result": result,
     "self_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -188,18 +195,34 @@ def parse_trace(stderr: str) -> dict[str, float]:
     return phases
 
 
-def _spawn_timed(
-    argv: list[str], env: dict, cwd: Path | None
-) -> tuple[float, int, bytes, bytes, int]:
-    """Run *argv*; returns wall time, peak RSS of its tree (wait4), stdout, stderr, status."""
+class Spawned(NamedTuple):
+    """One finished process: wall time, peak RSS and CPU time of its tree, output."""
+
+    wall_s: float
+    rss_kb: int
+    cpu_s: float
+    out: bytes
+    err: bytes
+    status: int
+
+
+def _spawn_timed(argv: list[str], env: dict, cwd: Path | None) -> Spawned:
+    """Run *argv* to completion; its wall time and, from ``wait4``, its tree's rusage."""
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
-    # communicate() reads both pipes to EOF; wait4 then reaps and gives the rusage.
-    out, err = _drain(proc)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        preexec_fn=compare._nicer(),
+    )
+    out, err = _drain(proc)  # to EOF, without reaping: wait4 reaps and gives the rusage
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss, out, err, proc.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return Spawned(wall, usage.ru_maxrss, cpu, out, err, proc.returncode)
 
 
 def _drain(proc: subprocess.Popen) -> tuple[bytes, bytes]:
@@ -232,16 +255,20 @@ def child(side: compare.Side, spec: dict, env_extra: dict | None = None) -> dict
             p for p in (side.pythonpath, env.get("PYTHONPATH")) if p
         )
     cwd = compare.WORK if compare.WORK.is_dir() else None  # off the project checkout
-    wall, rss, out, err, status = _spawn_timed(
-        [side.python, "-c", CHILD, json.dumps(spec)], env, cwd
-    )
-    if status != 0:
+    run = _spawn_timed([side.python, "-c", CHILD, json.dumps(spec)], env, cwd)
+    if run.status != 0:
         raise RuntimeError(
-            f"{side.label} child failed ({status}) on {spec['dir']}:\n"
-            f"{err.decode(errors='replace')[-4000:]}"
+            f"{side.label} child failed ({run.status}) on {spec['dir']}:\n"
+            f"{run.err.decode(errors='replace')[-4000:]}"
         )
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    result.update(wall_s=wall, tree_rss_kb=rss, stderr=err.decode(errors="replace"))
+    result = json.loads(run.out.decode().strip().splitlines()[-1])
+    result.update(
+        wall_s=run.wall_s,
+        tree_rss_kb=run.rss_kb,
+        cpu_s=run.cpu_s,
+        stderr=run.err.decode(errors="replace"),
+        loadavg=os.getloadavg()[0],
+    )
     return result
 
 
@@ -352,12 +379,10 @@ class DirsRunner:
         for r in range(self.loading_rounds):
             for which in ("rev-list", "ours") if r % 2 == 0 else ("ours", "rev-list"):
                 if which == "rev-list":
-                    wall, _rss, _o, _e, status = _spawn_timed(
-                        list(compare.GIT_REV_LIST), dict(os.environ), repo
-                    )
-                    if status:
+                    run = _spawn_timed(list(compare.GIT_REV_LIST), dict(os.environ), repo)
+                    if run.status:
                         raise RuntimeError(f"git rev-list failed in {repo}")
-                    got["rev_list_s"].append(wall)
+                    got["rev_list_s"].append(run.wall_s)
                 else:
                     res = child(self.ours, spec, {TRACE_ENV: "1"})
                     self._check(first, res)
@@ -401,7 +426,16 @@ class DirsRunner:
             }
             for label in ("reference", "ours"):
                 samples = t.samples.get(label, [])
-                for key in ("call_s", "wall_s", "import_s", "tree_rss_kb", "self_rss_kb"):
+                for key in (
+                    "call_s",
+                    "wall_s",
+                    "call_cpu_s",
+                    "cpu_s",
+                    "import_s",
+                    "tree_rss_kb",
+                    "self_rss_kb",
+                    "loadavg",
+                ):
                     row[f"{label}_{key}"] = median(s.get(key) for s in samples)
             ok = t.reference_error is None
             row["call_ratio"] = (
@@ -409,6 +443,9 @@ class DirsRunner:
             )
             row["wall_ratio"] = (
                 _safe_ratio(row["reference_wall_s"], row["ours_wall_s"]) if ok else None
+            )
+            row["cpu_ratio"] = (
+                _safe_ratio(row["reference_call_cpu_s"], row["ours_call_cpu_s"]) if ok else None
             )
             row["samples"] = t.samples
             rows.append(row)
@@ -447,8 +484,10 @@ class DirsRunner:
             "loading": loading,
             "geomean_call": geomean(r["call_ratio"] for r in ok_rows),
             "geomean_wall": geomean(r["wall_ratio"] for r in ok_rows),
+            "geomean_cpu": geomean(r["cpu_ratio"] for r in ok_rows),
             "min_call": min((r["call_ratio"] for r in ok_rows), default=None),
             "min_wall": min((r["wall_ratio"] for r in ok_rows), default=None),
+            "min_cpu": min((r["cpu_ratio"] for r in ok_rows if r["cpu_ratio"]), default=None),
             "compared": len(ok_rows),
         }
 
@@ -477,6 +516,11 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+def _result(r: dict) -> str:
+    error = r["reference_error"]
+    return f"reference raised: {error[:60]}" if error else r["result"]
+
+
 def markdown(summary: dict, meta: dict) -> str:
     lines = [
         f"{meta['date']}, {meta['machine']}, {meta['git']}, Python {meta['python']}; "
@@ -486,47 +530,39 @@ def markdown(summary: dict, meta: dict) -> str:
     ]
     for label, ident in meta["identity"].items():
         lines.append(f"- {label}: {', '.join(ident['dists']) or '?'}")
+    columns = [
+        ("repository", "---", lambda r: r["repo"]),
+        ("versions dir", "---", lambda r: f"`{r['dir']}`"),
+        ("commits", "---:", lambda r: r["commits"]),
+        ("graph", ":-:", lambda r: _yes(r["commit_graph"])),
+        ("result", "---", _result),
+        ("reference call", "---:", lambda r: _t(r["reference_call_s"])),
+        ("ours call", "---:", lambda r: _t(r["ours_call_s"])),
+        ("speedup", "---:", lambda r: _x(r["call_ratio"])),
+        ("CPU speedup", "---:", lambda r: _x(r["cpu_ratio"])),
+        ("reference process", "---:", lambda r: _t(r["reference_wall_s"])),
+        ("ours process", "---:", lambda r: _t(r["ours_wall_s"])),
+        ("speedup", "---:", lambda r: _x(r["wall_ratio"])),
+        ("peak RSS ref (tree)", "---:", lambda r: _mib(r["reference_tree_rss_kb"])),
+        ("ours", "---:", lambda r: _mib(r["ours_tree_rss_kb"])),
+        ("load", "---:", lambda r: f"{r['ours_loadavg']:.1f}" if r["ours_loadavg"] else ""),
+    ]
+    lines += ["", _row(*(c[0] for c in columns)), _row(*(c[1] for c in columns))]
+    lines += [_row(*(c[2](r) for c in columns)) for r in summary["rows"]]
+    for label, how, key in (("**geomean**", "**{}**", "geomean"), ("lowest", "{}", "min")):
+        cells = [""] * len(columns)
+        cells[0] = label if key == "min" else f"{label} ({summary['compared']} dirs)"
+        cells[7] = how.format(_x(summary[f"{key}_call"]))
+        cells[8] = how.format(_x(summary[f"{key}_cpu"]))
+        cells[11] = how.format(_x(summary[f"{key}_wall"]))
+        lines.append(_row(*cells))
     lines += [
         "",
-        "| repository | versions dir | commits | graph | result | reference call | ours call "
-        "| speedup | reference process | ours process | speedup | peak RSS ref (tree) | ours |",
-        "|---|---|---:|:-:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Call: the `parse_versions_dir` call's wall time in the child; CPU speedup: the "
+        "call's CPU time (all threads and the reference's `git` child), less sensitive to "
+        "other load than wall time; process: spawn to reap; load: the 1-minute load "
+        "average during ours (median).",
     ]
-    for r in summary["rows"]:
-        error = r["reference_error"]
-        lines.append(
-            _row(
-                r["repo"],
-                f"`{r['dir']}`",
-                r["commits"],
-                _yes(r["commit_graph"]),
-                f"reference raised: {error[:60]}" if error else r["result"],
-                _t(r["reference_call_s"]),
-                _t(r["ours_call_s"]),
-                _x(r["call_ratio"]),
-                _t(r["reference_wall_s"]),
-                _t(r["ours_wall_s"]),
-                _x(r["wall_ratio"]),
-                _mib(r["reference_tree_rss_kb"]),
-                _mib(r["ours_tree_rss_kb"]),
-            )
-        )
-    gm_call, gm_wall = _x(summary["geomean_call"]), _x(summary["geomean_wall"])
-    lines.append(
-        _row(
-            f"**geomean** ({summary['compared']} dirs)",
-            *[""] * 6,
-            f"**{gm_call}**",
-            "",
-            "",
-            f"**{gm_wall}**",
-            "",
-            "",
-        )
-    )
-    lines.append(
-        _row("lowest", *[""] * 6, _x(summary["min_call"]), "", "", _x(summary["min_wall"]), "", "")
-    )
     graphs = {r["commit_graph"] for r in summary["rows"]}
     if summary["geomean_call"]:
         with_graph = graphs == {True}
@@ -637,6 +673,7 @@ def sides_from_args(args: argparse.Namespace) -> tuple[compare.Side, compare.Sid
         ours = compare.Side("ours", compare.ensure_ours_python(args.ours_wheel))
     else:
         ours = compare.Side("ours", args.ours_python, args.ours_path)
+    compare.NICE = args.nice
     return reference, ours
 
 
@@ -649,6 +686,13 @@ def add_side_options(parser: argparse.ArgumentParser) -> None:
         help=f"interpreter with {compare.REFERENCE_REQUIREMENT} (default: a venv under .work/)",
     )
     parser.add_argument("--reference-path", help="dir prepended to PYTHONPATH for the reference")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="niceness of the measured processes (negative, as root: less disturbed by other "
+        "load on a shared machine; see compare.NICE)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,12 +131,15 @@ def ensure_clones(
 
 
 def _time_git_log(cwd: Path) -> dict:
-    wall, rss, out, _err, status = dirs_mod._spawn_timed(
-        list(compare.GIT_LOG), dict(os.environ), cwd
-    )
-    if status:
+    run = dirs_mod._spawn_timed(list(compare.GIT_LOG), dict(os.environ), cwd)
+    if run.status:
         raise RuntimeError(f"git log failed in {cwd}")
-    return {"wall_s": wall, "rss_kb": rss, "lines": out.count(b"\n")}
+    return {
+        "wall_s": run.wall_s,
+        "cpu_s": run.cpu_s,
+        "rss_kb": run.rss_kb,
+        "lines": run.out.count(b"\n"),
+    }
 
 
 def measure(
@@ -171,6 +174,7 @@ def measure(
                 got[series].append(
                     {
                         "wall_s": res["call_s"],
+                        "cpu_s": res["call_cpu_s"],
                         "process_s": res["wall_s"],
                         "rss_kb": res["tree_rss_kb"],
                     }
@@ -208,6 +212,7 @@ def summarize(clones: dict[int, dict], samples: dict[int, dict[str, list[dict]]]
         row = {"size": size, "commits": clones[size]["commits"]}
         for series in SERIES:
             row[f"{series}_s"] = dirs_mod.median(s["wall_s"] for s in got[series])
+            row[f"{series}_cpu_s"] = dirs_mod.median(s["cpu_s"] for s in got[series])
             row[f"{series}_rss_kb"] = dirs_mod.median(s["rss_kb"] for s in got[series])
         points.append(row)
     xs = [p["commits"] for p in points]

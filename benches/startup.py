@@ -79,10 +79,10 @@ def sample(side: compare.Side) -> dict:
         check=True,
     )
     out = parse_importtime(proc.stderr)
-    wall_import, *_ = dirs_mod._spawn_timed([side.python, "-c", f"import {PACKAGE}"], env, cwd)
-    wall_pass, *_ = dirs_mod._spawn_timed([side.python, "-c", "pass"], env, cwd)
-    out["process_import_s"] = wall_import
-    out["process_pass_s"] = wall_pass
+    out["process_import_s"] = dirs_mod._spawn_timed(
+        [side.python, "-c", f"import {PACKAGE}"], env, cwd
+    ).wall_s
+    out["process_pass_s"] = dirs_mod._spawn_timed([side.python, "-c", "pass"], env, cwd).wall_s
     return out
 
 
