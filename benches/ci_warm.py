@@ -8,8 +8,9 @@ repository:
 1. A "server" (``git clone --bare --shared`` of ``--repo``) gets a ``base``
    branch at ``--repo``'s ``HEAD`` and, for each N in ``--new-commits``, a branch
    ``pr-N``: N commits on top of ``base`` (the first adds a migration to the
-   versions dir, every commit edits 1-4 existing files), written with
-   ``git fast-import`` at fixed dates.
+   versions dir, every commit edits 1-4 existing files), and ``pr-N-merge``, a
+   merge commit of ``pr-N`` into ``base``; written with ``git fast-import`` at
+   fixed dates.
 2. One CI clone of the server (``git clone --no-local``: one pack made by
    ``upload-pack``, every branch, no commit-graph), always at the same path:
    our cache folder is keyed by the repository's path, and a CI's checkout path
@@ -23,8 +24,11 @@ repository:
        content is then kept as "the cache saved by the main branch's run";
    ``restored, same HEAD``
        that cache restored (copied) and the run repeated at ``base``;
-   ``restored, +N commits``
-       ``pr-N`` checked out, the same cache restored.
+   ``restored, PR head``
+       ``pr-N`` checked out, the same cache restored;
+   ``restored, PR merge commit``
+       ``pr-N-merge`` checked out (a merge of ``pr-N`` into ``base``: what
+       ``actions/checkout`` checks out for a pull request), the same cache restored.
 
    Every scenario also runs the reference and ours with the cache off, in the
    same checkout, alternating; answers must be identical (exit 1 otherwise).
@@ -60,13 +64,18 @@ KINDS = ("reference", "ours, cache off", "ours, restored cache")
 
 
 def _git(repo: Path, *args: str) -> str:
-    return real_repos._git("-C", repo, *args)
+    return real_repos._git("-C", repo, *args, quiet=True)
 
 
 def _pr_stream(
     base: str, base_ts: int, n: int, branch: str, files: list[str], read, versions_dir: str
 ) -> bytes:
-    """A fast-import stream of *n* commits on *branch* from *base*."""
+    """A fast-import stream of *n* commits on *branch* from *base*, and ``<branch>-merge``.
+
+    ``<branch>-merge`` is what a CI checks out for a pull request by default
+    (``refs/pull/<id>/merge`` with ``actions/checkout``): a merge commit whose first
+    parent is *base* and second the branch's tip, with the branch's changes.
+    """
     rng = random.Random(f"{branch}-{n}")
     out: list[bytes] = []
 
@@ -74,8 +83,10 @@ def _pr_stream(
         out.append(b"data %d\n" % len(blob) + blob + b"\n")
 
     edited: dict[str, bytes] = {}
+    mig_path, mig = "", b""
     for i in range(n):
         out.append(f"commit refs/heads/{branch}\n".encode())
+        out.append(f"mark :{i + 1}\n".encode())
         ts = base_ts + 3600 * (i + 1)
         out.append(f"committer CI bench <ci@example.com> {ts} +0000\n".encode())
         data(f"PR {branch}: change {i + 1} of {n}\n".encode())
@@ -83,7 +94,8 @@ def _pr_stream(
             out.append(f"from {base}\n".encode())
             rev = f"c1{n:04d}{i:06d}"[:12]
             mig = compare.MIGRATION_TEMPLATE.format(rev=rev).encode()
-            out.append(f"M 100644 inline {versions_dir}/{rev}_ci_warm_bench.py\n".encode())
+            mig_path = f"{versions_dir}/{rev}_ci_warm_bench.py"
+            out.append(f"M 100644 inline {mig_path}\n".encode())
             data(mig)
         for path in rng.sample(files, rng.randint(1, 4)):
             content = edited.get(path)
@@ -94,6 +106,14 @@ def _pr_stream(
             out.append(f"M 100644 inline {path}\n".encode())
             data(content)
         out.append(b"\n")
+    out.append(f"commit refs/heads/{branch}-merge\n".encode())
+    out.append(f"committer CI bench <ci@example.com> {base_ts + 3600 * (n + 1)} +0000\n".encode())
+    data(f"Merge {branch} into base\n".encode())
+    out.append(f"from {base}\nmerge :{n}\n".encode())
+    for path, content in [(mig_path, mig), *edited.items()]:
+        out.append(f"M 100644 inline {path}\n".encode())
+        data(content)
+    out.append(b"\n")
     out.append(b"done\n")
     return b"".join(out)
 
@@ -101,7 +121,7 @@ def _pr_stream(
 def prepare(
     repo: Path, versions_dir: str, work: Path, new_commits: list[int], log: Callable[[str], None]
 ) -> tuple[Path, dict[str, str]]:
-    """Server with ``base`` and ``pr-N`` branches, and the CI clone; returns (clone, refs)."""
+    """Server with ``base``, ``pr-N`` and ``pr-N-merge`` branches, and the CI clone."""
     server, clone = work / "server.git", work / "clone"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -138,7 +158,8 @@ def prepare(
     real_repos.server_clone(server, clone)
     refs = {"base": base}
     for n in new_commits:
-        refs[f"pr-{n}"] = _git(clone, "rev-parse", f"refs/remotes/origin/pr-{n}")
+        for ref in (f"pr-{n}", f"pr-{n}-merge"):
+            refs[ref] = _git(clone, "rev-parse", f"refs/remotes/origin/{ref}")
     return clone, refs
 
 
@@ -163,6 +184,7 @@ def run(
     work: Path,
     log: Callable[[str], None] | None = None,
     keep: bool = False,
+    label: str | None = None,
 ) -> dict:
     if log is None:
 
@@ -177,9 +199,12 @@ def run(
     spec = {"call": "parse_versions_dir", "dir": target}
     scenarios: list[tuple[str, str]] = [("cold, empty cache (fills it)", "base")]
     scenarios.append(("restored cache, same HEAD", "base"))
-    scenarios += [
-        (f"restored cache, +{n} new commit{'s' * (n > 1)}", f"pr-{n}") for n in new_commits
-    ]
+    for n in new_commits:
+        commits = f"{n} new commit{'s' * (n > 1)}"
+        scenarios.append((f"restored cache, PR head: +{commits}", f"pr-{n}"))
+        scenarios.append(
+            (f"restored cache, PR merge commit: +{commits} and a merge", f"pr-{n}-merge")
+        )
     samples: dict[str, dict[str, list[dict]]] = {}
     try:
         for name, ref in scenarios:
@@ -233,6 +258,8 @@ def run(
         row["cache_bytes"] = dirs_mod.median(s["cache_bytes"] for s in got[KINDS[2]])
         rows.append(row)
     facts = dirs_mod.repo_facts(repo)
+    if label:
+        facts["label"] = label
     return {"repo": facts, "dir": versions_dir, "rows": rows, "samples": samples}
 
 
@@ -267,7 +294,7 @@ def markdown(results: list[dict], rounds: int) -> str:
 
 
 def resolve_shape(spec: str) -> tuple[Path, str]:
-    """``shape/variant`` of ``shapes.py`` (generated if missing) -> repo, first versions dir."""
+    """``shape/variant`` of ``shapes.py`` (generated if missing): repo, first versions dir."""
     name, _, variant = spec.partition("/")
     if name not in shapes.SHAPES:
         raise SystemExit(f"unknown shape {name!r}")
@@ -299,14 +326,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.repo) != len(args.versions_dir):
         raise SystemExit("give one --versions-dir per --repo")
-    targets = [(r.resolve(), d) for r, d in zip(args.repo, args.versions_dir, strict=True)]
-    targets += [resolve_shape(s) for s in args.shape]
+    targets = [(r.resolve(), d, None) for r, d in zip(args.repo, args.versions_dir, strict=True)]
+    targets += [(*resolve_shape(s), f"synthetic `{s}`") for s in args.shape]
     if not targets:
         raise SystemExit("nothing to measure: give --repo/--versions-dir or --shape")
     reference, ours = dirs_mod.sides_from_args(args)
     results = []
     try:
-        for i, (repo, vdir) in enumerate(targets):
+        for i, (repo, vdir, label) in enumerate(targets):
             results.append(
                 run(
                     repo,
@@ -317,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                     new_commits=[int(n) for n in args.new_commits.split(",") if n],
                     work=compare.WORK / f"ci-warm-{i}",
                     keep=args.keep,
+                    label=label,
                 )
             )
     except compare.ChainMismatch as exc:

@@ -198,11 +198,13 @@ def test_ci_warm_replays_a_cached_ci(deep_repo: pathlib.Path, sides: tuple, tmp_
     assert names == [
         "cold, empty cache (fills it)",
         "restored cache, same HEAD",
-        "restored cache, +1 new commit",
-        "restored cache, +3 new commits",
+        "restored cache, PR head: +1 new commit",
+        "restored cache, PR merge commit: +1 new commit and a merge",
+        "restored cache, PR head: +3 new commits",
+        "restored cache, PR merge commit: +3 new commits and a merge",
     ]
     assert all(r["cache_bytes"] > 0 for r in result["rows"])
-    assert "restored cache, +3 new commits" in ci_warm.markdown([result], 1)
+    assert "PR merge commit: +3 new commits" in ci_warm.markdown([result], 1)
     assert not (tmp_path / "ci").exists()
 
 
