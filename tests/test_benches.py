@@ -219,6 +219,12 @@ def test_startup_reads_importtime(sides: tuple) -> None:
         "import time:         5 |          5 | other\n"
     )
     assert parsed["cumulative_us"] == 360
+    assert parsed["level"] == {
+        "json.decoder": 2,
+        "json": 1,
+        "alembic_git_revisions._x": 1,
+        "alembic_git_revisions": 0,
+    }
     assert parsed["self_us"] == {
         "json.decoder": 100,
         "json": 200,
