@@ -50,6 +50,7 @@ import time
 from pathlib import Path
 
 MERGE_STYLES = ("noff", "rebase", "mixed", "octopus")
+LAYOUTS = ("monorepo", "deep")
 
 WORDS = (
     "account address agent alert api archive asset audit batch billing bucket "
@@ -328,7 +329,10 @@ class _Generator:
         merge_style: str,
         seed: int,
         static_prefix: int,
+        layout: str = "monorepo",
     ) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
         if merge_style not in MERGE_STYLES:
             raise ValueError(f"merge_style must be one of {MERGE_STYLES}, not {merge_style!r}")
         if services < 1 or commits < 10 or migrations < 0 or unrelated_files < 0:
@@ -384,7 +388,11 @@ class _Generator:
         self.moved = False
         self.move_at = max(5, commits // 50)
         self.migrations_left = migrations * services
-        self._build_tree(unrelated_files)
+        self.layout = layout
+        if layout == "deep":
+            self._build_deep_tree(unrelated_files)
+        else:
+            self._build_tree(unrelated_files)
         self._line_pools = {
             ext: [self._pool_line(ext, i) for i in range(400)]
             for ext in dict.fromkeys(e for exts in EXTENSIONS.values() for e in exts)
@@ -432,6 +440,105 @@ class _Generator:
             else:
                 self.unadded.append((root, path))
         self.roots = roots
+
+    def _build_deep_tree(self, n_files: int) -> None:
+        """Thousands of directories, up to 10 levels, file counts skewed per directory.
+
+        About one directory per 8 files, as in large Python projects (nova: 4,800
+        files in 580 dirs, depth 8), spread over the same top-level areas as the
+        ``monorepo`` layout plus a ``vendor`` tree; every directory knows its files,
+        so that commits can touch several directories (``_deep_changes``).
+        """
+        rng = self.rng
+        roots = [f"services/{s.name}/app" for s in self.services]
+        roots += [f"services/{s.name}/tests" for s in self.services]
+        roots += [f"libs/{w}" for w in rng.sample(WORDS, 6)]
+        roots += [a for a in AREAS if a != "libs"] + ["vendor"]
+        dirs_of: dict[str, list[str]] = {r: [r] for r in roots}
+        taken = set(roots)
+        for _ in range(max(len(roots), n_files // 8) * 2):
+            if len(taken) >= max(len(roots), n_files // 8):
+                break
+            root = rng.choice(roots)
+            # Prefer recent (deeper) dirs as parents: real trees grow down, not only out.
+            pool = dirs_of[root]
+            parent = pool[-1 - min(len(pool) - 1, int(rng.expovariate(1 / 6)))]
+            if parent.count("/") >= 9 or rng.random() < 0.15:
+                parent = rng.choice(pool)
+            if parent.count("/") >= 9:
+                parent = root
+            child = f"{parent}/{rng.choice(WORDS)}"
+            if rng.random() < 0.3:
+                child += f"_{rng.choice(WORDS)}"
+            if child not in taken:
+                taken.add(child)
+                pool.append(child)
+        self.dirs_of = dirs_of
+        self.dir_files: dict[str, list[str]] = {d: [] for ds in dirs_of.values() for d in ds}
+        self.area_files = {r: [] for r in roots}
+        self.unadded = []
+        all_paths: set[str] = set()
+        initial = int(n_files * 0.6)
+        # Pareto weights: most directories hold a few files, some hold hundreds.
+        weights = {r: [rng.paretovariate(1.2) for _ in dirs_of[r]] for r in roots}
+        for i in range(n_files):
+            root = rng.choice(roots)
+            exts = EXTENSIONS.get(root.split("/", 1)[0], EXTENSIONS["libs"])
+            while True:
+                d = rng.choices(dirs_of[root], weights=weights[root])[0]
+                stem = rng.choice(WORDS)
+                if rng.random() < 0.6:
+                    stem = f"{stem}_{rng.choice(WORDS)}"
+                path = f"{d}/{stem}{rng.choice(exts)}"
+                if path not in all_paths:
+                    break
+            all_paths.add(path)
+            if i < initial:
+                self.area_files[root].append(path)
+                self.dir_files[d].append(path)
+            else:
+                self.unadded.append((root, path))
+        self.roots = roots
+
+    def _deep_changes(self, area: str) -> list[tuple[str, int | None]]:
+        """Edits of one ordinary commit in the ``deep`` layout: several files in several dirs.
+
+        Files per commit: median 2, mean about 5, a tail to 60; directories per
+        commit: mean about 3, often across two top-level areas (code and tests);
+        the distributions measured on nova, prefect, warehouse and CTFd.
+        """
+        rng = self.rng
+        r = rng.random()
+        if r < 0.35:
+            n = 1
+        elif r < 0.55:
+            n = 2
+        elif r < 0.67:
+            n = 3
+        elif r < 0.85:
+            n = rng.randint(4, 6)
+        elif r < 0.97:
+            n = rng.randint(7, 15)
+        else:
+            n = rng.randint(16, 60)
+        k = 1
+        while k < n and rng.random() < 0.55:
+            k += 1
+        dirs: list[str] = []
+        for i in range(k):
+            root = area if i == 0 or rng.random() < 0.6 else rng.choice(self.roots)
+            candidates = [d for d in self.dirs_of[root] if self.dir_files[d]]
+            if candidates:
+                dirs.append(rng.choice(candidates))
+        changes: dict[str, int | None] = {}
+        for j in range(n):
+            if not dirs:
+                break
+            files = self.dir_files[dirs[j % len(dirs)]]
+            path = rng.choice(files)
+            if path not in changes:
+                changes[path] = self._unrelated_blob(path)
+        return list(changes.items())
 
     def _pool_line(self, ext: str, i: int) -> str:
         rng = self.rng
@@ -562,19 +669,24 @@ class _Generator:
         """File changes for one ordinary commit: unrelated edits, maybe migrations."""
         rng = self.rng
         changes: list[tuple[str, int | None]] = []
-        r = rng.random()
-        n = 1 if r < 0.4 else 2 if r < 0.7 else 3 if r < 0.85 else rng.randint(4, 6)
-        if r > 0.97:
-            n = rng.randint(10, 40)
-        files = self.area_files[area] if rng.random() < 0.8 else None
-        if not files:
-            files = self.area_files[rng.choice(self.roots)] or self.area_files[area]
-        if files:
-            for path in dict.fromkeys(rng.choice(files) for _ in range(n)):  # ordered: determinism
-                changes.append((path, self._unrelated_blob(path)))
+        if self.layout == "deep":
+            changes = self._deep_changes(area)
+        else:
+            r = rng.random()
+            n = 1 if r < 0.4 else 2 if r < 0.7 else 3 if r < 0.85 else rng.randint(4, 6)
+            if r > 0.97:
+                n = rng.randint(10, 40)
+            files = self.area_files[area] if rng.random() < 0.8 else None
+            if not files:
+                files = self.area_files[rng.choice(self.roots)] or self.area_files[area]
+            if files:
+                for path in dict.fromkeys(rng.choice(files) for _ in range(n)):  # determinism
+                    changes.append((path, self._unrelated_blob(path)))
         if self.unadded and rng.random() < len(self.unadded) / max(1, self.target - self.planned):
             root, path = self.unadded.pop(rng.randrange(len(self.unadded)))
             self.area_files[root].append(path)
+            if self.layout == "deep":
+                self.dir_files[path.rsplit("/", 1)[0]].append(path)
             changes.append((path, self._unrelated_blob(path)))
         new: list[NewMigration] = []
         due = self._migrations_due()
@@ -1018,6 +1130,7 @@ def generate(
     seed: int = 0,
     static_prefix: int = 100,
     commit_graph: bool = False,
+    layout: str = "monorepo",
     verbose: bool = False,
 ) -> dict:
     """Build the repository in *out_dir* (created; must not exist or be empty).
@@ -1047,6 +1160,7 @@ def generate(
         merge_style=merge_style,
         seed=seed,
         static_prefix=static_prefix,
+        layout=layout,
     )
     try:
         gen.run()
@@ -1112,6 +1226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--commit-graph", action="store_true", help="run git commit-graph write --reachable"
     )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="monorepo",
+        help="deep: thousands of dirs up to 10 levels, commits across several dirs",
+    )
     args = parser.parse_args(argv)
     generate(
         args.out,
@@ -1123,6 +1243,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         static_prefix=args.static_prefix,
         commit_graph=args.commit_graph,
+        layout=args.layout,
         verbose=True,
     )
     return 0
