@@ -290,7 +290,8 @@ def test_install_from_a_package_index(origin: pathlib.Path, tmp_path: pathlib.Pa
     wheel = os.environ.get("AGR_WHEEL")
     if not wheel:
         pytest.skip("AGR_WHEEL is not set (./dev test sets it to the wheel it installed)")
-    version = pathlib.Path(wheel).name.split("-")[1]
+    wheel_path = pathlib.Path(wheel).resolve()
+    version = wheel_path.name.split("-")[1]
     ws = checkout_like_actions(origin, tmp_path / "ws", pull=1)
     result = run(
         ws,
@@ -298,7 +299,7 @@ def test_install_from_a_package_index(origin: pathlib.Path, tmp_path: pathlib.Pa
         {"versions-dirs": VERSIONS, "install": "true", "version": version},
         base_ref="main",
         path_prepend=[pathlib.Path(sys.executable).parent],
-        env={"PIP_FIND_LINKS": str(pathlib.Path(wheel).parent)},
+        env={"PIP_FIND_LINKS": str(wheel_path.parent)},
     )
     assert f"Installed alembic-git-revisions-rs {version}" in result.log, result.log
     venv = tmp_path / "runner-temp" / "alembic-git-revisions-venv"

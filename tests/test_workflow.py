@@ -224,7 +224,7 @@ def wheel() -> pathlib.Path:
     value = os.environ.get("AGR_WHEEL")
     if not value:
         pytest.skip("AGR_WHEEL is not set (./dev test sets it to the wheel it installed)")
-    return pathlib.Path(value)
+    return pathlib.Path(value).resolve()
 
 
 def test_wheel_under_test_is_the_release_build(wheel: pathlib.Path) -> None:
