@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alembic_git_revisions_core::{history, parser, topo};
+use alembic_git_revisions_core::git::{history, topo};
+use alembic_git_revisions_core::migrations::parser;
 
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();

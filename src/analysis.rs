@@ -9,11 +9,15 @@ use std::sync::{Arc, Mutex};
 use git2::Oid;
 use thiserror::Error;
 
-use crate::cache::{self, CacheMode, CachedCommit, CachedFile, DirCache, FirstAddIndex, Stamp};
-use crate::chain::{self, Chain, ChainError, Migration};
-use crate::history::{self, CommitAdds, CommitGraph, FirstAdd, HistoryError, Tip};
-use crate::parser::{DownRevision, PyVersion};
-use crate::versions::{self, Declared, Fallback, VersionsError, WorkTree};
+use crate::git::history::{self, CommitAdds, CommitGraph, FirstAdd, HistoryError, Tip};
+use crate::migrations::chain::{self, Chain, ChainError, Migration};
+use crate::migrations::declaration::{
+    self as versions, Declared, Fallback, VersionsError, WorkTree,
+};
+use crate::migrations::parser::{DownRevision, PyVersion};
+use crate::store::{
+    self as cache, CacheMode, CachedCommit, CachedFile, DirCache, FirstAddIndex, Stamp,
+};
 
 /// Errors of an analysis, by the stage that failed.
 #[derive(Debug, Error)]

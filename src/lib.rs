@@ -5,14 +5,9 @@
 //! the only pyo3 code lives in `bindings`, compiled with the `python` feature.
 
 pub mod analysis;
-pub mod cache;
-pub mod chain;
-pub mod commitgraph;
-pub mod history;
-pub mod pack;
-pub mod parser;
-pub mod topo;
-pub mod versions;
+pub mod git;
+pub mod migrations;
+pub mod store;
 
 #[cfg(test)]
 mod testutil;

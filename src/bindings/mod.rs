@@ -10,11 +10,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
 use crate::analysis::{self, AnalysisError, DirAnalysis, Request};
-use crate::cache::CacheMode;
-use crate::chain::Unchained;
-use crate::history::HistoryError;
-use crate::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
-use crate::versions::{self, Fallback, VersionsError};
+use crate::git::history::HistoryError;
+use crate::migrations::chain::Unchained;
+use crate::migrations::declaration::{self as versions, Fallback, VersionsError};
+use crate::migrations::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
+use crate::store::CacheMode;
 
 pyo3::create_exception!(
     _core,

@@ -11,7 +11,9 @@ use std::sync::Mutex;
 
 use thiserror::Error;
 
-use crate::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion, SourceError};
+use crate::migrations::parser::{
+    self, DownRevision, ModuleInfo, ParseOutcome, PyVersion, SourceError,
+};
 
 /// Errors of reading a versions directory.
 #[derive(Debug, Error)]

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use git2::{ErrorClass, ErrorCode, ObjectType, Odb, Oid, Repository, RepositoryOpenFlags};
 use thiserror::Error;
 
-use crate::cache::CachedCommit;
-use crate::commitgraph::CommitGraphFile;
-use crate::pack::{self, PackReader, PackSet};
-use crate::topo::{self, TopoError};
+use crate::git::commitgraph::CommitGraphFile;
+use crate::git::pack::{self, PackReader, PackSet};
+use crate::git::topo::{self, TopoError};
+use crate::store::CachedCommit;
 
 /// Deepest tree nesting followed, as git's own `core.maxTreeDepth` default.
 const MAX_TREE_DEPTH: usize = 4096;

@@ -18,8 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use git2::Oid;
 
-use crate::parser::{DownRevision, PyVersion};
-use crate::versions::{name_from_bytes, Declared};
+use crate::migrations::declaration::{name_from_bytes, Declared};
+use crate::migrations::parser::{DownRevision, PyVersion};
 
 const HISTORY_MAGIC: &[u8; 8] = b"AGRHIST\0";
 const DIR_MAGIC: &[u8; 8] = b"AGRDIRS\0";

@@ -1,0 +1,6 @@
+//! Git, read as `git log` reads it.
+
+pub mod commitgraph;
+pub mod history;
+pub mod pack;
+pub mod topo;
