@@ -1,97 +1,33 @@
-//! The Python binding: converts between Python objects and the core's plain data,
-//! and maps every core error to a Python exception in one place.
+//! The Python binding `alembic_git_revisions._core`: converts between Python objects
+//! and the core's plain data. The only pyo3 code of the crate.
+//!
+//! * [`types`]: the frozen result classes;
+//! * [`errors`]: the exception classes and the one mapping of core errors to them.
+//!
+//! Every entry point releases the GIL around git and file work, and turns a panic
+//! into `InternalError` instead of letting it cross into Python.
 
+mod errors;
+mod types;
+
+use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple};
 
-use crate::analysis::{self, AnalysisError, DirAnalysis, Request};
-use crate::git::history::HistoryError;
-use crate::migrations::chain::Unchained;
-use crate::migrations::declaration::{self as versions, Fallback, VersionsError};
+use self::errors::{internal, to_py_err};
+use self::types::{
+    Declaration, DelegatedModule, DirAnalysis, MigrationRecord, ParsedModule, Unchained,
+};
+use crate::analysis::{self, AnalysisError, Request};
+use crate::git::describe::Description;
+use crate::migrations::declaration::{self, Fallback, WorkTree};
 use crate::migrations::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
+use crate::migrations::{self as core_migrations};
+use crate::parallel;
 use crate::store::CacheMode;
-
-pyo3::create_exception!(
-    _core,
-    GitHistoryError,
-    PyRuntimeError,
-    "Git history cannot be read, so no chain can be derived from it."
-);
-pyo3::create_exception!(
-    _core,
-    NotAGitRepositoryError,
-    GitHistoryError,
-    "The versions directory is not inside a git repository."
-);
-pyo3::create_exception!(
-    _core,
-    ShallowCloneError,
-    GitHistoryError,
-    "The repository is a shallow clone: its history is incomplete."
-);
-pyo3::create_exception!(
-    _core,
-    MigrationFileError,
-    PyValueError,
-    "A migration file cannot be parsed or carries no revision id."
-);
-pyo3::create_exception!(
-    _core,
-    MigrationFileReadError,
-    PyOSError,
-    "A versions directory or migration file cannot be read."
-);
-pyo3::create_exception!(
-    _core,
-    ChainError,
-    PyValueError,
-    "The migrations cannot be chained (duplicate revision ids, cyclic parents)."
-);
-pyo3::create_exception!(
-    _core,
-    ChainFileError,
-    PyValueError,
-    "revision_chain.json is unreadable, malformed or stale."
-);
-pyo3::create_exception!(
-    _core,
-    RevisionNotFoundError,
-    PyValueError,
-    "A revision is not part of the derived chain."
-);
-pyo3::create_exception!(
-    _core,
-    InternalError,
-    PyRuntimeError,
-    "A bug in alembic-git-revisions-rs; please report it."
-);
-
-/// The one place core errors become Python exceptions.
-fn to_py_err(error: AnalysisError) -> PyErr {
-    let message = error.to_string();
-    match error {
-        AnalysisError::History(
-            HistoryError::NotARepository { .. } | HistoryError::BadGitDir { .. },
-        ) => NotAGitRepositoryError::new_err(message),
-        AnalysisError::History(HistoryError::Shallow { .. }) => ShallowCloneError::new_err(message),
-        AnalysisError::History(HistoryError::Interrupted) => {
-            pyo3::exceptions::PyKeyboardInterrupt::new_err(message)
-        }
-        AnalysisError::History(_) => GitHistoryError::new_err(message),
-        AnalysisError::Versions(
-            VersionsError::ListDir { .. }
-            | VersionsError::Read { .. }
-            | VersionsError::IsADirectory { .. },
-        ) => MigrationFileReadError::new_err(message),
-        AnalysisError::Versions(_) => MigrationFileError::new_err(message),
-        AnalysisError::Chain { .. } => ChainError::new_err(message),
-    }
-}
 
 /// Run `body`, turning a panic into `InternalError` instead of letting it cross into
 /// Python as a `PanicException`.
@@ -104,10 +40,7 @@ fn guarded<T>(what: &str, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(InternalError::new_err(format!(
-                "internal error in alembic-git-revisions-rs while {what}: {detail}. \
-                 Please report this at the project's issue tracker."
-            )))
+            Err(internal(&format!("{detail} (while {what})")))
         }
     }
 }
@@ -140,8 +73,7 @@ impl Fallback for PyFallback {
                     let kind = error
                         .get_type(py)
                         .name()
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|_| "error".into());
+                        .map_or_else(|_| "error".into(), |n| n.to_string());
                     Err(if kind == "UnicodeEncodeError" {
                         format!("a revision id is not valid Unicode (it holds a lone surrogate): {text}")
                     } else if text.is_empty() {
@@ -155,60 +87,50 @@ impl Fallback for PyFallback {
     }
 }
 
-fn python_version(py: Python<'_>) -> PyVersion {
-    let info = py.version_info();
-    PyVersion {
-        major: info.major,
-        minor: info.minor,
+/// Python's signal checks while the core works without the GIL: the first exception
+/// a signal handler raises (`KeyboardInterrupt` for Ctrl-C) is kept and re-raised.
+#[derive(Default)]
+struct Signals {
+    raised: Mutex<Option<PyErr>>,
+}
+
+impl Signals {
+    /// Whether a signal handler raised (the core then stops).
+    fn interrupted(&self) -> bool {
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(error) => {
+                if let Ok(mut slot) = self.raised.lock() {
+                    slot.get_or_insert(error);
+                }
+                true
+            }
+        })
+    }
+
+    /// The outcome, with a signal handler's exception taking precedence.
+    fn outcome<T>(self, py: Python<'_>, outcome: Result<T, AnalysisError>) -> PyResult<T> {
+        if let Some(error) = self.raised.into_inner().ok().flatten() {
+            return Err(error);
+        }
+        outcome.map_err(|error| to_py_err(py, error))
     }
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+fn request(py: Python<'_>, dirs: Vec<PathBuf>) -> Request {
+    let info = py.version_info();
+    Request {
+        dirs,
+        python: PyVersion {
+            major: info.major,
+            minor: info.minor,
+        },
+        threads: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        cache: CacheMode::from_env(),
+    }
 }
 
-type FileRow = (String, PathBuf, u32, bool, Vec<String>, Option<String>);
-type DirRow = (
-    Vec<FileRow>,
-    Vec<(String, Option<String>)>,
-    Option<(String, String, Vec<String>)>,
-);
-
-fn dir_row(analysis: DirAnalysis) -> DirRow {
-    let files = analysis
-        .files
-        .into_iter()
-        .zip(analysis.first_add_commits)
-        .map(|(file, commit)| {
-            // Unix file names are bytes; Python sees them through os.fsdecode.
-            let name = PathBuf::from(versions::name_from_bytes(&file.filename));
-            (
-                file.revision,
-                name,
-                file.git_sequence,
-                file.is_dynamic,
-                file.static_down_revisions,
-                commit.map(|oid| oid.to_string()),
-            )
-        })
-        .collect();
-    let unchained = analysis.chain.unchained.map(|(revision, why)| match why {
-        Unchained::MultipleStaticHeads(heads) => {
-            (revision, "multiple-static-heads".to_owned(), heads)
-        }
-        Unchained::NoStaticHead => (revision, "no-static-head".to_owned(), Vec::new()),
-    });
-    (files, analysis.chain.links, unchained)
-}
-
-/// Analyse versions directories: one history walk per repository.
-///
-/// Returns, per directory, `(files, links, unchained)` where `files` rows are
-/// `(revision, filename, git_sequence, is_dynamic, static_parents, first_add_commit)`
-/// in add order.
-///
-/// With `with_files=False` the file rows are left out (empty): `build_chain` needs only
-/// the links, and converting thousands of rows is most of a warm call.
+/// Analyse versions directories at `HEAD`: one history walk per repository.
 #[pyfunction]
 #[pyo3(signature = (dirs, fallback, *, with_files = true))]
 fn analyze(
@@ -216,39 +138,18 @@ fn analyze(
     dirs: Vec<PathBuf>,
     fallback: Py<PyAny>,
     with_files: bool,
-) -> PyResult<Vec<DirRow>> {
+) -> PyResult<Vec<DirAnalysis>> {
     guarded("analysing versions directories", || {
-        let request = Request {
-            dirs,
-            python: python_version(py),
-            threads: threads(),
-            cache: CacheMode::from_env(),
-        };
+        let request = request(py, dirs);
         let fallback = PyFallback { callable: fallback };
-        let signal: Mutex<Option<PyErr>> = Mutex::new(None);
-        let interrupted = || {
-            Python::attach(|py| match py.check_signals() {
-                Ok(()) => false,
-                Err(error) => {
-                    if let Ok(mut slot) = signal.lock() {
-                        slot.get_or_insert(error);
-                    }
-                    true
-                }
-            })
-        };
-        let outcome = py.detach(|| analysis::analyze(&request, &fallback, &interrupted));
-        if let Some(error) = signal.into_inner().ok().flatten() {
-            return Err(error);
-        }
-        let mut analyses = outcome.map_err(to_py_err)?;
-        if !with_files {
-            for analysis in &mut analyses {
-                analysis.files.clear();
-                analysis.first_add_commits.clear();
-            }
-        }
-        Ok(analyses.into_iter().map(dir_row).collect())
+        let signals = Signals::default();
+        let outcome =
+            py.detach(|| analysis::analyze(&request, &fallback, &|| signals.interrupted()));
+        signals
+            .outcome(py, outcome)?
+            .into_iter()
+            .map(|analysis| DirAnalysis::from_core(py, analysis, with_files))
+            .collect()
     })
 }
 
@@ -260,20 +161,17 @@ fn analyze_at(
     versions_dir: PathBuf,
     rev: String,
     fallback: Py<PyAny>,
-) -> PyResult<DirRow> {
+) -> PyResult<DirAnalysis> {
     guarded("analysing a versions directory at a revision", || {
-        let request = Request {
-            dirs: vec![versions_dir.clone()],
-            python: python_version(py),
-            threads: threads(),
-            cache: CacheMode::from_env(),
-        };
+        let request = request(py, vec![versions_dir.clone()]);
         let fallback = PyFallback { callable: fallback };
-        let interrupted = || Python::attach(|py| py.check_signals().is_err());
+        let signals = Signals::default();
         let outcome = py.detach(|| {
-            analysis::analyze_at(&versions_dir, &rev, &request, &fallback, &interrupted)
+            analysis::analyze_at(&versions_dir, &rev, &request, &fallback, &|| {
+                signals.interrupted()
+            })
         });
-        outcome.map(dir_row).map_err(to_py_err)
+        DirAnalysis::from_core(py, signals.outcome(py, outcome)?, true)
     })
 }
 
@@ -285,89 +183,80 @@ fn describe_commits(
     oids: Vec<String>,
 ) -> PyResult<Vec<(String, String, String)>> {
     guarded("describing commits", || {
-        py.detach(|| analysis::describe_commits(&versions_dir, &oids))
-            .map_err(to_py_err)
+        let described = py
+            .detach(|| analysis::describe_commits(&versions_dir, &oids))
+            .map_err(|error| to_py_err(py, error))?;
+        Ok(described
+            .into_iter()
+            .map(|d: Description| (d.short_id, d.author_date, d.author))
+            .collect())
     })
 }
 
-/// Parse one module's source with the native parser (used by the equivalence tests).
-///
-/// Returns `("parsed", revision, is_dynamic, parents)` or `("delegate", reason)`.
+/// Read and classify one migration file with the product's pipeline (decoding, the
+/// native parser, `fallback` for what it delegates, the revision from the file name).
 #[pyfunction]
-fn parse_module_source<'py>(
-    py: Python<'py>,
-    source: &str,
-    major: u8,
-    minor: u8,
-) -> PyResult<Bound<'py, PyTuple>> {
-    guarded("parsing a module", || {
-        let outcome = parse_on_big_stack(source, PyVersion { major, minor });
-        match outcome {
-            ParseOutcome::Parsed(info) => {
-                let (dynamic, parents) = match info.down_revision {
-                    DownRevision::Dynamic => (true, Vec::new()),
-                    DownRevision::Static(parents) => (false, parents),
-                };
-                let parents = PyTuple::new(py, parents)?;
-                PyTuple::new(
-                    py,
-                    [
-                        PyString::new(py, "parsed").into_any(),
-                        info.revision.into_pyobject(py)?.into_any(),
-                        dynamic.into_pyobject(py)?.to_owned().into_any(),
-                        parents.into_any(),
-                    ],
-                )
-            }
-            ParseOutcome::Delegate(reason) => PyTuple::new(
-                py,
-                [
-                    PyString::new(py, "delegate").into_any(),
-                    PyString::new(py, &reason.to_string()).into_any(),
-                ],
-            ),
-        }
+#[pyo3(signature = (path, fallback))]
+fn declare_file(py: Python<'_>, path: PathBuf, fallback: Py<PyAny>) -> PyResult<Declaration> {
+    guarded("reading a migration file", || {
+        let python = request(py, Vec::new()).python;
+        let Some(name) = path.file_name().map(OsString::from) else {
+            let error = core_migrations::Error::Read {
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+                path,
+            };
+            return Err(to_py_err(py, error.into()));
+        };
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let fallback = PyFallback { callable: fallback };
+        let signals = Signals::default();
+        let outcome = py.detach(|| {
+            declaration::declare_all(&WorkTree { dir }, &[name], python, &fallback, 1, &|| {
+                signals.interrupted()
+            })
+            .map_err(AnalysisError::from)
+        });
+        let declared = signals.outcome(py, outcome)?;
+        declared
+            .into_iter()
+            .next()
+            .map(Declaration::from_core)
+            .ok_or_else(|| internal("no declaration for the one file given"))
     })
 }
 
-fn parse_on_big_stack(source: &str, python: PyVersion) -> ParseOutcome {
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .stack_size(parser::PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || parser::parse_module(source, python))
-            .ok()
-            .and_then(|handle| handle.join().ok())
-            .unwrap_or(ParseOutcome::Delegate(
-                parser::DelegateReason::TooDeeplyNested,
-            ))
+/// Parse one module's source with the native parser alone (for the equivalence
+/// tests): what it read, or why it leaves the module to CPython.
+#[pyfunction]
+fn parse_module_source(py: Python<'_>, source: &str, major: u8, minor: u8) -> PyResult<Py<PyAny>> {
+    guarded("parsing a module", || {
+        let python = PyVersion { major, minor };
+        let outcome = py
+            .detach(|| parallel::on_worker(|| parser::parse_module(source, python)))
+            .map_err(|error| to_py_err(py, AnalysisError::Spawn(error)))?;
+        Ok(match outcome {
+            ParseOutcome::Parsed(info) => Py::new(py, ParsedModule::from_core(info))?.into_any(),
+            ParseOutcome::Delegate(reason) => {
+                Py::new(py, DelegatedModule::new(reason.to_string()))?.into_any()
+            }
+        })
     })
 }
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
-    m.add_function(wrap_pyfunction!(parse_module_source, m)?)?;
     m.add_function(wrap_pyfunction!(analyze_at, m)?)?;
     m.add_function(wrap_pyfunction!(describe_commits, m)?)?;
-    m.add("GitHistoryError", py.get_type::<GitHistoryError>())?;
-    m.add(
-        "NotAGitRepositoryError",
-        py.get_type::<NotAGitRepositoryError>(),
-    )?;
-    m.add("ShallowCloneError", py.get_type::<ShallowCloneError>())?;
-    m.add("MigrationFileError", py.get_type::<MigrationFileError>())?;
-    m.add(
-        "MigrationFileReadError",
-        py.get_type::<MigrationFileReadError>(),
-    )?;
-    m.add("ChainError", py.get_type::<ChainError>())?;
-    m.add("ChainFileError", py.get_type::<ChainFileError>())?;
-    m.add(
-        "RevisionNotFoundError",
-        py.get_type::<RevisionNotFoundError>(),
-    )?;
-    m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add_function(wrap_pyfunction!(declare_file, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_module_source, m)?)?;
+    m.add_class::<DirAnalysis>()?;
+    m.add_class::<MigrationRecord>()?;
+    m.add_class::<Unchained>()?;
+    m.add_class::<Declaration>()?;
+    m.add_class::<ParsedModule>()?;
+    m.add_class::<DelegatedModule>()?;
+    errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

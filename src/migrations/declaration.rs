@@ -1,81 +1,30 @@
-//! A versions directory: which files are migrations, and what each declares.
+//! What one migration file declares: its revision id and the shape of its
+//! `down_revision`, from its bytes.
 //!
-//! The reference lists `versions_dir.glob("*.py")` (not recursive, hidden files
-//! included), reads each file as UTF-8 and parses it with `ast`. Files Alembic
-//! itself skips (names starting with `__init__` or `.#`) are skipped here too.
+//! The reference reads each file as UTF-8 and parses it with `ast`; here
+//! [`parser::decode_source`] and [`parser::parse_module`] do, handing the files they
+//! cannot vouch for to a [`Fallback`] (CPython's own `ast`, in the product). A file
+//! without a literal `revision` takes the id its name starts with.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-use thiserror::Error;
+use super::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
+use super::Error;
+use crate::parallel::{self, Plan};
 
-use crate::migrations::parser::{
-    self, DownRevision, ModuleInfo, ParseOutcome, PyVersion, SourceError,
-};
-
-/// Errors of reading a versions directory.
-#[derive(Debug, Error)]
-pub enum VersionsError {
-    /// The directory itself cannot be listed.
-    #[error("cannot list versions directory {path}: {source}")]
-    ListDir {
-        /// The directory.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A migration file cannot be read.
-    #[error("cannot read migration file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Something named `*.py` is a directory.
-    #[error("{path} is a directory, not a migration file; rename it so it does not end in .py")]
-    IsADirectory {
-        /// The path.
-        path: PathBuf,
-    },
-    /// The file's bytes are not Python source text.
-    #[error("Cannot parse migration file {path}: {source}")]
-    Source {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with the bytes.
-        #[source]
-        source: SourceError,
-    },
-    /// Python could not parse the file.
-    #[error("Cannot parse migration file {path}: {message}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// Python's own message.
-        message: String,
-    },
-    /// No literal `revision` and a file name that carries no revision id.
-    #[error(
-        "Cannot extract revision from filename: {name:?} ({path} has no `revision = \"...\"` \
-         string assignment and its name does not start with a hex revision id and `_`)"
-    )]
-    NoRevision {
-        /// The file name.
-        name: String,
-        /// The file.
-        path: PathBuf,
-    },
-}
+/// Parsing workers at most: parsing is CPU-bound, and directories are small.
+const MAX_PARSE_WORKERS: usize = 16;
 
 /// Parses the files the native parser hands back (see [`ParseOutcome::Delegate`]),
 /// with CPython's own `ast`. The binding layer implements it.
 pub trait Fallback: Sync {
     /// Parse `source` (already decoded) as the module at `path`; `Err` carries
+    /// Python's message for a file it cannot parse.
+    ///
+    /// # Errors
+    ///
     /// Python's message for a file it cannot parse.
     fn parse(&self, path: &Path, source: &str) -> Result<ModuleInfo, String>;
 }
@@ -86,57 +35,6 @@ pub struct NoFallback;
 impl Fallback for NoFallback {
     fn parse(&self, _path: &Path, _source: &str) -> Result<ModuleInfo, String> {
         Err("the native parser could not read this file and no Python fallback is available".into())
-    }
-}
-
-/// List the migration file names of `dir`: `*.py` entries, not recursive, minus the
-/// names Alembic skips. Unordered. A directory that does not exist has none (the
-/// reference's `glob` yields nothing there).
-pub fn list_migration_names(dir: &Path) -> Result<Vec<OsString>, VersionsError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error)
-            if matches!(
-                error.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            return Ok(Vec::new())
-        }
-        Err(source) => {
-            return Err(VersionsError::ListDir {
-                path: dir.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| VersionsError::ListDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let name = entry.file_name();
-        let bytes = name.as_encoded_bytes();
-        if !bytes.ends_with(b".py") || bytes.starts_with(b"__init__") || bytes.starts_with(b".#") {
-            continue;
-        }
-        names.push(name);
-    }
-    Ok(names)
-}
-
-/// A file name from its raw bytes, as the OS spells it (on Unix any bytes are a
-/// valid name; elsewhere names came from UTF-8 in the first place).
-pub fn name_from_bytes(bytes: &[u8]) -> OsString {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStringExt;
-        OsString::from_vec(bytes.to_vec())
-    }
-    #[cfg(not(unix))]
-    {
-        OsString::from(String::from_utf8_lossy(bytes).into_owned())
     }
 }
 
@@ -151,7 +49,9 @@ pub struct Declared {
     pub down_revision: DownRevision,
 }
 
-/// Revision id from a file name like `5c9eb899ede0_slug.py`: leading `[a-f0-9]+` then `_`.
+/// Revision id from a file name like `5c9eb899ede0_slug.py`: leading `[a-f0-9]+` then
+/// `_`, as the reference's `re.match(r"([a-f0-9]+)_", name)`.
+#[must_use]
 pub fn revision_from_filename(name: &[u8]) -> Option<String> {
     let hex = name
         .iter()
@@ -161,15 +61,20 @@ pub fn revision_from_filename(name: &[u8]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&name[..hex]).into_owned())
 }
 
-/// Classify one file from its bytes.
+/// Classify one file from its bytes. Must run on a thread with
+/// [`parallel::WORKER_STACK_BYTES`] of stack (see [`parser::parse_module`]).
+///
+/// # Errors
+///
+/// [`Error::Source`], [`Error::Syntax`] or [`Error::NoRevision`], naming `path`.
 pub fn declare(
     path: &Path,
     name: &OsString,
     bytes: &[u8],
     python: PyVersion,
     fallback: &dyn Fallback,
-) -> Result<Declared, VersionsError> {
-    let source = parser::decode_source(bytes).map_err(|source| VersionsError::Source {
+) -> Result<Declared, Error> {
+    let source = parser::decode_source(bytes).map_err(|source| Error::Source {
         path: path.to_path_buf(),
         source,
     })?;
@@ -178,7 +83,7 @@ pub fn declare(
         ParseOutcome::Delegate(_) => {
             fallback
                 .parse(path, &source)
-                .map_err(|message| VersionsError::Syntax {
+                .map_err(|message| Error::Syntax {
                     path: path.to_path_buf(),
                     message,
                 })?
@@ -186,12 +91,12 @@ pub fn declare(
     };
     let revision = match info.revision {
         Some(revision) => revision,
-        None => revision_from_filename(name.as_encoded_bytes()).ok_or_else(|| {
-            VersionsError::NoRevision {
+        None => {
+            revision_from_filename(name.as_encoded_bytes()).ok_or_else(|| Error::NoRevision {
                 name: name.to_string_lossy().into_owned(),
                 path: path.to_path_buf(),
-            }
-        })?,
+            })?
+        }
     };
     Ok(Declared {
         name: name.clone(),
@@ -203,7 +108,11 @@ pub fn declare(
 /// Where migration file contents come from.
 pub trait FileSource: Sync {
     /// The bytes of `name` in the versions directory.
-    fn read(&self, name: &OsString) -> Result<Vec<u8>, VersionsError>;
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Read`] or [`Error::IsADirectory`].
+    fn read(&self, name: &OsString) -> Result<Vec<u8>, Error>;
     /// The path to show in messages.
     fn display_path(&self, name: &OsString) -> PathBuf;
 }
@@ -215,12 +124,12 @@ pub struct WorkTree<'a> {
 }
 
 impl FileSource for WorkTree<'_> {
-    fn read(&self, name: &OsString) -> Result<Vec<u8>, VersionsError> {
+    fn read(&self, name: &OsString) -> Result<Vec<u8>, Error> {
         let path = self.dir.join(name);
         match std::fs::read(&path) {
             Ok(bytes) => Ok(bytes),
-            Err(_) if path.is_dir() => Err(VersionsError::IsADirectory { path }),
-            Err(source) => Err(VersionsError::Read { path, source }),
+            Err(_) if path.is_dir() => Err(Error::IsADirectory { path }),
+            Err(source) => Err(Error::Read { path, source }),
         }
     }
 
@@ -229,64 +138,63 @@ impl FileSource for WorkTree<'_> {
     }
 }
 
-/// Read and classify `names` on `threads` workers (each with a stack big enough for
-/// the parser). Results come back in the order of `names`; the first error wins.
+/// Files held in memory (read from a commit's tree), shown as under `label`.
+pub struct InMemory {
+    /// What the directory is shown as (for example `<rev>:<path>`).
+    pub label: PathBuf,
+    /// Contents by file name.
+    pub files: HashMap<OsString, Vec<u8>>,
+}
+
+impl FileSource for InMemory {
+    fn read(&self, name: &OsString) -> Result<Vec<u8>, Error> {
+        self.files.get(name).cloned().ok_or_else(|| Error::Read {
+            path: self.label.join(name),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })
+    }
+
+    fn display_path(&self, name: &OsString) -> PathBuf {
+        self.label.join(name)
+    }
+}
+
+/// Read and classify `names` on the worker pool. Results come back in the order of
+/// `names`; of several bad files, the first in that order is reported.
+///
+/// # Errors
+///
+/// The first bad file's [`Error`], interruption, or no worker thread.
 pub fn declare_all(
     source: &dyn FileSource,
     names: &[OsString],
     python: PyVersion,
     fallback: &dyn Fallback,
     threads: usize,
-) -> Result<Vec<Declared>, VersionsError> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Declared, VersionsError>>>> =
-        Mutex::new((0..names.len()).map(|_| None).collect());
-    let work = || loop {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        let Some(name) = names.get(index) else {
-            break;
-        };
-        let path = source.display_path(name);
-        let outcome = source
-            .read(name)
-            .and_then(|bytes| declare(&path, name, &bytes, python, fallback));
-        if let Ok(mut slots) = results.lock() {
-            slots[index] = Some(outcome);
-        }
-    };
-    let workers = threads.clamp(1, 16).min(names.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let spawned = std::thread::Builder::new()
-                .stack_size(parser::PARSE_STACK_BYTES)
-                .spawn_scoped(scope, work);
-            if spawned.is_err() {
-                // Whatever the spawned workers leave undone is finished below.
-                break;
-            }
-        }
-    });
-    let slots = results.into_inner().unwrap_or_default();
-    let mut declared = Vec::with_capacity(names.len());
-    for (index, slot) in slots.into_iter().enumerate() {
-        let outcome = match slot {
-            Some(outcome) => outcome,
-            None => {
-                let name = &names[index];
-                let path = source.display_path(name);
-                source
-                    .read(name)
-                    .and_then(|bytes| declare(&path, name, &bytes, python, fallback))
-            }
-        };
-        declared.push(outcome?);
-    }
-    Ok(declared)
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<Declared>, parallel::Error<Error>> {
+    parallel::run(
+        names.len(),
+        Plan::items(threads.min(MAX_PARSE_WORKERS), names.len()),
+        || Ok(()),
+        |(), index| {
+            let name = &names[index];
+            let path = source.display_path(name);
+            let bytes = source.read(name)?;
+            declare(&path, name, &bytes, python, fallback)
+        },
+        interrupted,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PY311: PyVersion = PyVersion {
+        major: 3,
+        minor: 11,
+    };
 
     #[test]
     fn revision_from_filename_matches_the_reference_pattern() {
@@ -305,56 +213,67 @@ mod tests {
     }
 
     #[test]
-    fn listing_skips_what_alembic_skips() {
-        let dir = tempfile::tempdir().unwrap();
-        for name in [
-            "a_x.py",
-            "__init__.py",
-            ".#lock.py",
-            ".hidden.py",
-            "notes.txt",
-            "b.pyc",
-        ] {
-            std::fs::write(dir.path().join(name), "").unwrap();
-        }
-        let mut names = list_migration_names(dir.path()).unwrap();
-        names.sort();
-        assert_eq!(
-            names,
-            vec![OsString::from(".hidden.py"), OsString::from("a_x.py")]
-        );
-    }
-
-    #[test]
     fn declare_falls_back_to_the_file_name() {
         let name = OsString::from("abc123_m.py");
-        let declared = declare(
-            Path::new("v/abc123_m.py"),
-            &name,
-            b"down_revision = None\n",
-            PyVersion {
-                major: 3,
-                minor: 11,
-            },
-            &NoFallback,
-        )
+        let declared = parallel::on_worker(|| {
+            declare(
+                Path::new("v/abc123_m.py"),
+                &name,
+                b"down_revision = None\n",
+                PY311,
+                &NoFallback,
+            )
+        })
+        .unwrap()
         .unwrap();
         assert_eq!(declared.revision, "abc123");
         assert_eq!(declared.down_revision, DownRevision::Static(vec![]));
         let bad = OsString::from("nohex.py");
-        let error = declare(
-            Path::new("v/nohex.py"),
-            &bad,
-            b"x = 1\n",
-            PyVersion {
-                major: 3,
-                minor: 11,
-            },
-            &NoFallback,
-        )
+        let error = parallel::on_worker(|| {
+            declare(
+                Path::new("v/nohex.py"),
+                &bad,
+                b"x = 1\n",
+                PY311,
+                &NoFallback,
+            )
+        })
+        .unwrap()
         .unwrap_err();
         assert!(error
             .to_string()
             .contains("Cannot extract revision from filename"));
+    }
+
+    #[test]
+    fn declare_all_keeps_order_and_reports_the_first_bad_file() {
+        // Files 7, 17, 27 and 37 do not parse (and have no revision in their name).
+        let bad = |i: usize| i % 10 == 7;
+        let name = |i: usize| OsString::from(format!("f{i:02}.py"));
+        let source = InMemory {
+            label: PathBuf::from("HEAD:v"),
+            files: (0..40)
+                .map(|i| {
+                    let body = if bad(i) {
+                        "revision = \n".to_owned()
+                    } else {
+                        format!("revision = 'r{i}'\n")
+                    };
+                    (name(i), body.into_bytes())
+                })
+                .collect(),
+        };
+        let good: Vec<usize> = (0..40).filter(|&i| !bad(i)).collect();
+        let names: Vec<OsString> = good.iter().map(|&i| name(i)).collect();
+        let declared = declare_all(&source, &names, PY311, &NoFallback, 4, &|| false).unwrap();
+        let revisions: Vec<String> = declared.into_iter().map(|d| d.revision).collect();
+        let expected: Vec<String> = good.iter().map(|i| format!("r{i}")).collect();
+        assert_eq!(revisions, expected);
+        let all: Vec<OsString> = (0..40).map(name).collect();
+        for threads in [1, 4] {
+            let error =
+                declare_all(&source, &all, PY311, &NoFallback, threads, &|| false).unwrap_err();
+            assert!(error.to_string().contains("HEAD:v/f07.py"), "{error}");
+        }
     }
 }
