@@ -36,6 +36,8 @@ fn time<T>(label: &str, rounds: usize, mut body: impl FnMut() -> T) {
 }
 
 /// The node number of the next commit of a generated graph.
+// The graphs are this file's own, far below u32::MAX nodes.
+#[allow(clippy::expect_used)]
 fn next_node(parents: &[Vec<u32>]) -> u32 {
     u32::try_from(parents.len()).expect("a benchmark graph fits in u32")
 }
@@ -55,7 +57,7 @@ fn graph(commits: u32) -> (Vec<Vec<u32>>, u32) {
     while next_node(&parents) < commits {
         let fork = main;
         let mut tip = fork;
-        for _ in 0..(next() % 5 + 1) {
+        for _ in 0..=(next() % 5) {
             parents.push(vec![tip]);
             tip = next_node(&parents) - 1;
         }

@@ -5,7 +5,6 @@
 //! Every offset is bounds-checked; a file that does not parse is ignored (the caller
 //! reads commit objects instead), never trusted halfway.
 
-use std::fs::File;
 use std::path::Path;
 
 use git2::Oid;
@@ -13,6 +12,7 @@ use memmap2::Mmap;
 
 use super::bytes::{be32, be64};
 use super::commit::CommitHeader;
+use super::mapped::map_readonly;
 
 const NO_PARENT: u32 = 0x7000_0000;
 const EDGE_FLAG: u32 = 0x8000_0000;
@@ -28,10 +28,7 @@ struct Layer {
 
 impl Layer {
     fn open(path: &Path) -> Option<Layer> {
-        let file = File::open(path).ok()?;
-        // SAFETY: commit-graph files are written under temporary names and renamed
-        // into place; they are never modified afterwards.
-        let map = unsafe { Mmap::map(&file) }.ok()?;
+        let map = map_readonly(path).ok()?;
         if map.get(0..4)? != b"CGPH" || map[4] != 1 || map[5] != 1 {
             return None;
         }
@@ -86,7 +83,7 @@ impl Layer {
         };
         let (mut lo, mut hi) = (lo, hi.min(self.count));
         while lo < hi {
-            let mid = (lo + hi) / 2;
+            let mid = lo.midpoint(hi);
             let at = self.oids + mid * 20;
             match self.map.get(at..at + 20)?.cmp(id) {
                 std::cmp::Ordering::Less => lo = mid + 1,

@@ -21,6 +21,7 @@ pub mod describe;
 pub mod diff;
 mod error;
 pub mod graph;
+mod mapped;
 pub mod odb;
 pub mod pack;
 pub mod repository;

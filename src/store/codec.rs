@@ -19,9 +19,9 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn new(magic: &[u8; 8]) -> Self {
+    pub(super) fn new(magic: [u8; 8]) -> Self {
         let mut buf = Vec::with_capacity(1 << 16);
-        buf.extend_from_slice(magic);
+        buf.extend_from_slice(&magic);
         buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         Writer {
             buf,
@@ -72,8 +72,8 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// Check magic, version and checksum; `None` for anything unexpected.
-    pub(super) fn open(data: &'a [u8], magic: &[u8; 8]) -> Option<Self> {
-        if data.len() < 20 || &data[..8] != magic {
+    pub(super) fn open(data: &'a [u8], magic: [u8; 8]) -> Option<Self> {
+        if data.len() < 20 || data[..8] != magic {
             return None;
         }
         let (body, sum) = data.split_at(data.len() - 8);

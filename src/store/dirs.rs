@@ -15,7 +15,7 @@ use crate::migrations::parser::{DownRevision, PyVersion};
 use crate::migrations::Declared;
 use crate::walk::FirstAdd;
 
-const MAGIC: &[u8; 8] = b"AGRDIRS\0";
+const MAGIC: [u8; 8] = *b"AGRDIRS\0";
 
 /// One cached migration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,12 +74,11 @@ fn decode(data: &[u8]) -> Option<DirCache> {
         };
         let name = name_from_bytes(r.bytes()?);
         let revision = r.string()?;
-        let down_revision = match r.u8()? {
-            0 => DownRevision::Dynamic,
-            _ => {
-                let count = r.count(4)?;
-                DownRevision::Static((0..count).map(|_| r.string()).collect::<Option<Vec<_>>>()?)
-            }
+        let down_revision = if r.u8()? == 0 {
+            DownRevision::Dynamic
+        } else {
+            let count = r.count(4)?;
+            DownRevision::Static((0..count).map(|_| r.string()).collect::<Option<Vec<_>>>()?)
         };
         files.push(CachedFile {
             stamp,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::codec::{write_atomic, Reader, Writer};
 use crate::walk::{FirstAdd, FirstAddIndex, FoundAdds};
 
-const MAGIC: &[u8; 8] = b"AGRFRST\0";
+const MAGIC: [u8; 8] = *b"AGRFRST\0";
 
 /// Path of the first-add index in `folder`.
 #[must_use]

@@ -7,7 +7,7 @@ use super::codec::{write_atomic, Reader, Writer};
 use crate::git::commit::CommitHeader;
 use crate::walk::{KnownCommit, KnownCommits};
 
-const MAGIC: &[u8; 8] = b"AGRHIST\0";
+const MAGIC: [u8; 8] = *b"AGRHIST\0";
 
 /// Path of the history cache in `folder`.
 #[must_use]

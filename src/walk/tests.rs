@@ -48,6 +48,8 @@ fn reference_stream(repo: &TestRepo, rev: &str) -> Vec<(String, Vec<u8>)> {
             continue;
         }
         let line = line.trim();
+        // The reference's `str.endswith(".py")`: case matters.
+        #[allow(clippy::case_sensitive_file_extension_comparisons)]
         if line.ends_with(".py") {
             let base = line.rsplit('/').next().unwrap_or(line);
             stream.push((commit.clone(), base.as_bytes().to_vec()));

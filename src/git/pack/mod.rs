@@ -14,7 +14,6 @@ mod cache;
 mod entry;
 mod index;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,6 +26,7 @@ use self::cache::{DeltaCache, RecentReads};
 pub use self::entry::apply_delta;
 use self::entry::Entry;
 use self::index::Index;
+use crate::git::mapped::map_readonly;
 use crate::git::ObjectKind;
 
 /// Longest delta chain followed, far above git's own `pack.depth` limits.
@@ -57,17 +57,12 @@ pub enum PackError {
 /// A resolved object: its kind and its bytes, shared with the caches.
 pub type Object = (ObjectKind, Arc<Vec<u8>>);
 
-/// Map a whole file read-only.
+/// Map a pack or index file.
 fn map_file(path: &Path) -> Result<Mmap, PackError> {
-    let io = |source| PackError::Io {
+    map_readonly(path).map_err(|source| PackError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let file = File::open(path).map_err(io)?;
-    // SAFETY: pack and index files are immutable once written (git writes them under
-    // temporary names and renames them into place), so the mapping cannot change
-    // under the reader.
-    unsafe { Mmap::map(&file) }.map_err(io)
+    })
 }
 
 /// One `.pack` file and its index.
