@@ -5,97 +5,28 @@
 //! This is the only module that combines the layers: [`crate::git`] reads the
 //! repository, [`crate::walk`] turns history into first adds, [`crate::migrations`]
 //! reads the files and builds chains, and [`crate::store`] keeps what can be reused
-//! between processes; the policy of when a cached fact applies lives here.
+//! between processes. When a cached fact applies is decided in [`cached`].
 
+mod cached;
+mod error;
+
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use git2::Oid;
-use thiserror::Error;
 
+use self::cached::{cache_folder, walk_history, DirPlan, RepoState};
+pub use self::error::AnalysisError;
 use crate::git::{self, describe, snapshot, Repository, Tip};
-use crate::migrations::chain::{self, Chain, ChainError, Migration};
+use crate::migrations::chain::{self, Chain, Migration};
 use crate::migrations::declaration::{self, Fallback, FileSource, InMemory, WorkTree};
 use crate::migrations::listing::{self, name_from_bytes};
 use crate::migrations::parser::{DownRevision, PyVersion};
 use crate::migrations::{self, Declared};
-use crate::parallel;
-use crate::store::dirs::{CachedFile, DirCache};
 use crate::store::{self, CacheMode, Stamp};
-use crate::trace::Trace;
-use crate::walk::{self, extend, memo, FirstAddIndex, FoundAdds, History, KnownCommits};
-
-/// Commits a `HEAD` may move forward by and still be answered from the saved index.
-const LINEAR_EXTENSION_LIMIT: usize = 1000;
-
-/// Errors of an analysis, by the layer that failed.
-#[derive(Debug, Error)]
-pub enum AnalysisError {
-    /// Reading the repository failed.
-    #[error(transparent)]
-    Git(git::Error),
-    /// Reading a versions directory or a migration file failed.
-    #[error(transparent)]
-    Migrations(#[from] migrations::Error),
-    /// The migrations of a directory cannot be chained.
-    #[error("{dir}: {source}")]
-    Chain {
-        /// The versions directory.
-        dir: PathBuf,
-        /// Why.
-        #[source]
-        source: ChainError,
-    },
-    /// A count exceeds what the first-add index's 32-bit numbers hold.
-    #[error("{what} exceed {}, more than this tool supports", u32::MAX)]
-    TooLarge {
-        /// What overflowed.
-        what: &'static str,
-    },
-    /// The caller asked to stop (for example on Ctrl-C).
-    #[error("interrupted")]
-    Interrupted,
-    /// The operating system refused to start a worker thread.
-    #[error("could not start a worker thread: {0}")]
-    Spawn(#[source] std::io::Error),
-    /// A bug: an invariant does not hold.
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<git::Error> for AnalysisError {
-    fn from(error: git::Error) -> Self {
-        match error {
-            git::Error::Interrupted => AnalysisError::Interrupted,
-            other => AnalysisError::Git(other),
-        }
-    }
-}
-
-impl From<walk::Error> for AnalysisError {
-    fn from(error: walk::Error) -> Self {
-        match error {
-            walk::Error::Git(error) => error.into(),
-            walk::Error::Interrupted => AnalysisError::Interrupted,
-            walk::Error::Spawn(error) => AnalysisError::Spawn(error),
-            walk::Error::TooLarge { what } => AnalysisError::TooLarge { what },
-            walk::Error::Internal(detail) => AnalysisError::Internal(detail),
-        }
-    }
-}
-
-impl From<parallel::Error<migrations::Error>> for AnalysisError {
-    fn from(error: parallel::Error<migrations::Error>) -> Self {
-        match error {
-            parallel::Error::Task(error) => AnalysisError::Migrations(error),
-            parallel::Error::Interrupted => AnalysisError::Interrupted,
-            parallel::Error::Spawn(error) => AnalysisError::Spawn(error),
-            lost @ parallel::Error::Lost { .. } => AnalysisError::Internal(lost.to_string()),
-        }
-    }
-}
+use crate::walk::{self, FirstAddIndex, FoundAdds};
 
 /// What to analyse.
 #[derive(Debug, Clone)]
@@ -159,84 +90,6 @@ pub fn git_start_dir(versions_dir: &Path) -> Result<PathBuf, AnalysisError> {
     Ok(resolved.parent().map(Path::to_path_buf).unwrap_or(resolved))
 }
 
-/// The cache folder of `repo`, unless history is rewritten (facts keyed by commit
-/// id do not hold then) or the cache is off.
-fn cache_folder(repo: &Repository, mode: &CacheMode) -> Option<PathBuf> {
-    if repo.rewrites_history() {
-        return None;
-    }
-    mode.folder(repo.common_dir())
-}
-
-/// The history of `repo` from `tip`, reusing and growing the history cache of
-/// `folder` (if any).
-fn walk_history(
-    repo: &Repository,
-    tip: Option<Oid>,
-    folder: Option<&Path>,
-    threads: usize,
-    interrupted: &(dyn Fn() -> bool + Sync),
-) -> Result<History, AnalysisError> {
-    let Some(folder) = folder.filter(|_| tip.is_some()) else {
-        return Ok(walk::history::walk(repo, tip, None, threads, interrupted)?);
-    };
-    let trace = Trace::start();
-    let path = store::history::path(folder);
-    let mut known: KnownCommits = store::history::load(&path);
-    let before = known.len();
-    trace.step("load history cache");
-    let history = walk::history::walk(repo, tip, Some(&mut known), threads, interrupted)?;
-    if known.len() != before {
-        store::history::save(&path, &known);
-    }
-    trace.step("save history cache");
-    Ok(history)
-}
-
-/// The first-add index of `repo` at `head`: from the cache when it describes this
-/// `HEAD`, extended when `HEAD` only moved forward through single-parent commits, and
-/// otherwise from a full history walk (which itself reuses the history cache).
-fn first_add_index(
-    repo: &Repository,
-    head: Option<Oid>,
-    folder: Option<&Path>,
-    threads: usize,
-    interrupted: &(dyn Fn() -> bool + Sync),
-) -> Result<FirstAddIndex, AnalysisError> {
-    let Some(head_oid) = head else {
-        return Ok(FirstAddIndex::default());
-    };
-    let path = folder.map(store::first_adds::path);
-    if let Some(mut index) = path.as_deref().and_then(store::first_adds::load) {
-        if index.head == head {
-            return Ok(index);
-        }
-        if let Some(old) = index.head {
-            if let Some(extension) =
-                extend::linear_extension(repo, old, head_oid, LINEAR_EXTENSION_LIMIT)?
-            {
-                index.extend(
-                    extension
-                        .iter()
-                        .map(|(commit, adds)| (*commit, adds.as_slice())),
-                    head,
-                )?;
-                if let Some(path) = &path {
-                    store::first_adds::save(path, &index);
-                }
-                return Ok(index);
-            }
-        }
-    }
-    let history = walk_history(repo, head, folder, threads, interrupted)?;
-    let mut index = FirstAddIndex::default();
-    index.extend(history.iter(), head)?;
-    if let Some(path) = &path {
-        store::first_adds::save(path, &index);
-    }
-    Ok(index)
-}
-
 /// Turn declared files plus their first adds into sorted migrations and a chain.
 ///
 /// # Errors
@@ -297,118 +150,6 @@ pub fn assemble(
     })
 }
 
-/// One open repository of a request, with what is decided about it once.
-struct RepoState {
-    repo: Repository,
-    head: Option<Oid>,
-    cache: Option<PathBuf>,
-    index: Option<Arc<FirstAddIndex>>,
-}
-
-impl RepoState {
-    fn index(
-        &mut self,
-        request: &Request,
-        interrupted: &(dyn Fn() -> bool + Sync),
-    ) -> Result<Arc<FirstAddIndex>, AnalysisError> {
-        if let Some(index) = &self.index {
-            return Ok(Arc::clone(index));
-        }
-        let index = memo::remembered(&self.repo, self.head, || {
-            first_add_index(
-                &self.repo,
-                self.head,
-                self.cache.as_deref(),
-                request.threads,
-                interrupted,
-            )
-        })?;
-        self.index = Some(Arc::clone(&index));
-        Ok(index)
-    }
-}
-
-/// One directory's state before history is consulted.
-struct DirPlan {
-    dir: PathBuf,
-    repo_key: PathBuf,
-    cache_file: Option<PathBuf>,
-    names: Vec<OsString>,
-    stamps: Vec<Option<Stamp>>,
-    cached: DirCache,
-}
-
-impl DirPlan {
-    /// The cached declaration of `names[index]`, if its stamp is unchanged.
-    fn cached_declaration(&self, index: usize) -> Option<&Declared> {
-        let stamp = self.stamps[index]?;
-        let name = &self.names[index];
-        self.cached
-            .files
-            .iter()
-            .find(|f| f.stamp == stamp && &f.declared.name == name)
-            .map(|f| &f.declared)
-    }
-
-    /// Everything cached for exactly this `HEAD` and these files, if so.
-    fn final_hit(&self, head: Option<Oid>) -> Option<(Vec<Declared>, FoundAdds)> {
-        if head.is_none() || self.cached.head != head || self.cached.order.len() != self.names.len()
-        {
-            return None;
-        }
-        let by_name: HashMap<(&OsString, Stamp), &Declared> = self
-            .cached
-            .files
-            .iter()
-            .map(|f| ((&f.declared.name, f.stamp), &f.declared))
-            .collect();
-        let mut declared = Vec::with_capacity(self.names.len());
-        for (name, stamp) in self.names.iter().zip(&self.stamps) {
-            declared.push((*by_name.get(&(name, (*stamp)?))?).clone());
-        }
-        let order: HashMap<&OsString, &Option<walk::FirstAdd>> =
-            self.cached.order.iter().map(|(n, add)| (n, add)).collect();
-        let mut found = FoundAdds::new();
-        for name in &self.names {
-            if let Some(add) = order.get(name)? {
-                found.insert(name.as_encoded_bytes().to_vec(), *add);
-            }
-        }
-        Some((declared, found))
-    }
-
-    /// Save what was computed for this directory.
-    fn save(&self, head: Option<Oid>, declared: &[Declared], found: &FoundAdds) {
-        let Some(path) = &self.cache_file else {
-            return;
-        };
-        let files = declared
-            .iter()
-            .zip(&self.stamps)
-            .filter_map(|(d, stamp)| {
-                stamp.map(|stamp| CachedFile {
-                    stamp,
-                    declared: d.clone(),
-                })
-            })
-            .collect();
-        let order = self
-            .names
-            .iter()
-            .map(|n| (n.clone(), found.get(n.as_encoded_bytes()).copied()))
-            .collect();
-        let all_stamped = self.stamps.iter().all(Option::is_some);
-        store::dirs::save(
-            path,
-            &DirCache {
-                head: if all_stamped { head } else { None },
-                files,
-                order,
-            },
-        );
-    }
-}
-
 /// Analyse every directory of `request` from the working tree at `HEAD`, walking
 /// each repository's history at most once however many directories it holds, and
 /// not at all when the persistent cache already answers for this exact `HEAD`.
@@ -428,23 +169,23 @@ pub fn analyze(
         let start = git_start_dir(dir)?;
         let repo = Repository::discover(&start)?;
         let key = repo.git_dir().to_path_buf();
-        if !repos.contains_key(&key) {
-            repo.require_complete()?;
-            let head = repo.resolve(&Tip::Head)?;
-            let cache = cache_folder(&repo, &request.cache);
-            repos.insert(
-                key.clone(),
-                RepoState {
+        let state = match repos.entry(key.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => {
+                repo.require_complete()?;
+                let head = repo.resolve(&Tip::Head)?;
+                let cache = cache_folder(&repo, &request.cache);
+                slot.insert(RepoState {
                     repo,
                     head,
                     cache,
                     index: None,
-                },
-            );
-        }
+                })
+            }
+        };
         let names = listing::list_migration_names(dir)?;
         let stamps: Vec<Option<Stamp>> = names.iter().map(|n| Stamp::of(&dir.join(n))).collect();
-        let cache_file = repos[&key].cache.as_ref().map(|folder| {
+        let cache_file = state.cache.as_ref().map(|folder| {
             store::dirs::path(
                 folder,
                 &start.join(dir.file_name().unwrap_or_default()),
