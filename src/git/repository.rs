@@ -88,10 +88,15 @@ impl Repository {
         &self.common_dir
     }
 
+    /// The top of the working tree, or `None` for a bare repository.
+    #[must_use]
+    pub fn work_tree(&self) -> Option<&Path> {
+        self.libgit2.workdir()
+    }
+
     /// libgit2's handle, for the few reads done through it (refs, revisions,
     /// signatures, blobs).
-    #[must_use]
-    pub fn libgit2(&self) -> &git2::Repository {
+    pub(crate) fn libgit2(&self) -> &git2::Repository {
         &self.libgit2
     }
 
@@ -210,8 +215,7 @@ impl Repository {
     /// [`Error::NoWorkTree`] for a bare repository, [`Error::OutsideWorkTree`].
     pub fn relative_to_work_tree(&self, path: &Path) -> Result<PathBuf, Error> {
         let work_tree = self
-            .libgit2
-            .workdir()
+            .work_tree()
             .and_then(|w| w.canonicalize().ok())
             .ok_or_else(|| Error::NoWorkTree {
                 git_dir: self.git_dir.clone(),
