@@ -37,7 +37,8 @@ impl std::hash::Hasher for IdHasher {
         self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
     fn write_usize(&mut self, value: usize) {
-        self.write(&value.to_le_bytes());
+        // Lossless on every target this builds for (usize is at most 64 bits).
+        self.write_u64(u64::try_from(value).unwrap_or(u64::MAX));
     }
 }
 
