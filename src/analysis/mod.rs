@@ -5,7 +5,7 @@
 //! This is the only module that combines the layers: [`crate::git`] reads the
 //! repository, [`crate::walk`] turns history into first adds, [`crate::migrations`]
 //! reads the files and builds chains, and [`crate::store`] keeps what can be reused
-//! between processes. When a cached fact applies is decided in [`cached`].
+//! between processes. When a cached fact applies is decided in `cached`.
 
 mod cached;
 mod error;

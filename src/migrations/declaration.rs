@@ -164,7 +164,7 @@ impl FileSource for InMemory {
 ///
 /// # Errors
 ///
-/// The first bad file's [`Error`], interruption, or no worker thread.
+/// The first bad file's [`enum@Error`], interruption, or no worker thread.
 pub fn declare_all(
     source: &dyn FileSource,
     names: &[OsString],

@@ -6,9 +6,9 @@
 //! does the same, keyed by pack offset. Objects it cannot find (loose objects,
 //! alternates, packs it cannot read) are left to libgit2 by [`crate::git::odb`].
 //!
-//! * [`index`]: `.idx` files, id to offset;
-//! * [`entry`]: entry headers, zlib bodies and deltas;
-//! * [`cache`]: the reader's caches.
+//! * `index`: `.idx` files, id to offset;
+//! * `entry`: entry headers, zlib bodies and deltas;
+//! * `cache`: the reader's caches.
 
 mod cache;
 mod entry;
