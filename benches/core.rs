@@ -8,11 +8,14 @@
 //! A plain harness (no criterion) keeps `cargo test` builds light: each case runs a
 //! few times and prints the median. Benchmarks never fail on timing.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alembic_git_revisions_core::{history, parser, topo};
+use alembic_git_revisions_core::git::graph::CommitGraph;
+use alembic_git_revisions_core::git::{topo, Repository, Tip};
+use alembic_git_revisions_core::migrations::parser;
+use alembic_git_revisions_core::parallel;
+use alembic_git_revisions_core::walk::{adds, KnownCommits};
 
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();
@@ -32,6 +35,13 @@ fn time<T>(label: &str, rounds: usize, mut body: impl FnMut() -> T) {
     );
 }
 
+/// The node number of the next commit of a generated graph.
+// The graphs are this file's own, far below u32::MAX nodes.
+#[allow(clippy::expect_used)]
+fn next_node(parents: &[Vec<u32>]) -> u32 {
+    u32::try_from(parents.len()).expect("a benchmark graph fits in u32")
+}
+
 /// A deterministic graph: a main line with feature branches merged back, both
 /// parent orders.
 fn graph(commits: u32) -> (Vec<Vec<u32>>, u32) {
@@ -44,22 +54,22 @@ fn graph(commits: u32) -> (Vec<Vec<u32>>, u32) {
         state
     };
     let mut main = 0u32;
-    while (parents.len() as u32) < commits {
+    while next_node(&parents) < commits {
         let fork = main;
         let mut tip = fork;
-        for _ in 0..(next() % 5 + 1) {
+        for _ in 0..=(next() % 5) {
             parents.push(vec![tip]);
-            tip = parents.len() as u32 - 1;
+            tip = next_node(&parents) - 1;
         }
         parents.push(vec![main]);
-        main = parents.len() as u32 - 1;
+        main = next_node(&parents) - 1;
         let merge = if next() % 2 == 0 {
             vec![main, tip]
         } else {
             vec![tip, main]
         };
         parents.push(merge);
-        main = parents.len() as u32 - 1;
+        main = next_node(&parents) - 1;
     }
     (parents, main)
 }
@@ -135,35 +145,39 @@ fn main() {
         major: 3,
         minor: 11,
     };
+    // The parser runs on pool workers, whose stack its deepest inputs need.
     time("parse: one migration module x1000", 5, || {
-        for _ in 0..1000 {
-            std::hint::black_box(parser::parse_module(MIGRATION, python));
-        }
+        parallel::on_worker(|| {
+            for _ in 0..1000 {
+                std::hint::black_box(parser::parse_module(MIGRATION, python));
+            }
+        })
     });
 
     let Some(path) = bench_repo() else {
         println!("walk: skipped (set AGR_BENCH_REPO, or make python3 and git available)");
         return;
     };
-    let Ok(repo) = history::discover(&path) else {
+    let Ok(repo) = Repository::discover(&path) else {
         println!("walk: {} is not a repository", path.display());
         return;
     };
-    let Ok(Some(tip)) = history::resolve_tip(&repo, &history::Tip::Head) else {
+    let Ok(Some(tip)) = repo.resolve(&Tip::Head) else {
         println!("walk: no commits in {}", path.display());
         return;
     };
     let never = || false;
-    let empty = HashMap::new();
+    let unknown = |_: &_| None;
     time("walk: load commit graph", 3, || {
-        history::load_graph(&repo, tip, &empty, &never)
+        CommitGraph::load(&repo, tip, &unknown, &never)
     });
-    let Ok(graph) = history::load_graph(&repo, tip, &empty, &never) else {
+    let Ok(graph) = CommitGraph::load(&repo, tip, &unknown, &never) else {
         return;
     };
-    let Ok(order) = graph.log_order(repo.path()) else {
+    let Ok(order) = graph.log_order(&repo) else {
         return;
     };
+    let known = KnownCommits::new();
     for threads in [1, 2] {
         time(
             &format!(
@@ -171,7 +185,7 @@ fn main() {
                 order.len()
             ),
             3,
-            || history::commit_adds(&repo, &graph, &order, &empty, threads, &never),
+            || adds::commit_adds(&repo, &graph, &order, &known, threads, &never),
         );
     }
 }

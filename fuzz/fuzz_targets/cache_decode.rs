@@ -1,5 +1,5 @@
-//! Arbitrary bytes as a cache file, loaded with `cache::load_history` and
-//! `cache::load_dir` from a real file, as the library loads them.
+//! Arbitrary bytes as a cache file, loaded with `store::history::load` and
+//! `store::dirs::load` from a real file, as the library loads them.
 //!
 //! Random bytes almost never pass the magic and checksum, so the first input byte
 //! picks a mode: the bytes as they are, or framed with a valid header and checksum
@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use alembic_git_revisions_core::cache::{self, fnv1a, DirCache};
+use alembic_git_revisions_core::store::dirs::{self, CachedFile, DirCache};
+use alembic_git_revisions_core::store::{self, fnv1a};
 use libfuzzer_sys::fuzz_target;
 
 struct Scratch {
@@ -30,9 +31,9 @@ fn scratch() -> &'static Scratch {
         let dir = tempfile::tempdir().expect("temp dir");
         let input = dir.path().join("input.bin");
         let resaved = dir.path().join("resaved.bin");
-        cache::save_history(&input, &Default::default());
+        store::history::save(&input, &Default::default());
         let history_header = std::fs::read(&input).expect("saved history")[..12].to_vec();
-        cache::save_dir(&input, &DirCache::default());
+        dirs::save(&input, &DirCache::default());
         let dir_header = std::fs::read(&input).expect("saved dir cache")[..12].to_vec();
         Scratch {
             _dir: dir,
@@ -73,8 +74,8 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     write(&s.input, &file);
-    let history = cache::load_history(&s.input);
-    let dir = cache::load_dir(&s.input);
+    let history = store::history::load(&s.input);
+    let dir = dirs::load(&s.input);
 
     let is_history = file.starts_with(&s.history_header);
     let is_dir = file.starts_with(&s.dir_header);
@@ -86,20 +87,20 @@ fuzz_target!(|data: &[u8]| {
     }
 
     if !history.is_empty() {
-        cache::save_history(&s.resaved, &history);
-        assert_eq!(cache::load_history(&s.resaved), history);
+        store::history::save(&s.resaved, &history);
+        assert_eq!(store::history::load(&s.resaved), history);
     }
     if dir != DirCache::default() {
-        cache::save_dir(&s.resaved, &dir);
-        let again = cache::load_dir(&s.resaved);
+        dirs::save(&s.resaved, &dir);
+        let again = dirs::load(&s.resaved);
         // `save_dir` leaves out files stamped too recently to trust (and then the
         // add order, which is only valid for all of them); the rest comes back.
         let cutoff = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
             - 10_000_000_000;
         let settled =
-            |f: &cache::CachedFile| f.stamp.mtime_ns < cutoff && f.stamp.ctime_ns < cutoff;
+            |f: &CachedFile| f.stamp.mtime_ns < cutoff && f.stamp.ctime_ns < cutoff;
         if dir.files.iter().all(settled) {
             assert_eq!(again, dir);
         } else {

@@ -1,12 +1,12 @@
 //! A small arbitrary set of classified migrations through `chain::build`, sorted
-//! first as `analysis` sorts them. It must not panic, and what it answers must be a
+//! first with `chain::sort_by_add_order`, as `analysis::assemble` does. It must not panic, and what it answers must be a
 //! chain: each dynamic migration linked at most once, parents that exist, no link
 //! for a static migration, and the reported errors true of the input.
 #![no_main]
 
 use std::collections::{HashMap, HashSet};
 
-use alembic_git_revisions_core::chain::{self, ChainError, Migration};
+use alembic_git_revisions_core::migrations::chain::{self, ChainError, Migration};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 
@@ -48,7 +48,7 @@ fuzz_target!(|inputs: Vec<Input>| {
             },
         })
         .collect();
-    chain::sort_by_add_order(&mut files);
+    chain::sort_by_add_order(&mut files, |file| file);
 
     let by_revision: HashMap<&str, &Migration> =
         files.iter().map(|f| (f.revision.as_str(), f)).collect();

@@ -1,5 +1,5 @@
-//! Arbitrary bytes as a pack and its index, read with `pack::PackSet` and
-//! `pack::PackReader` as the history walk reads objects.
+//! Arbitrary bytes as a pack and its index, read with `git::pack::PackSet` and
+//! `git::pack::PackReader` as the history walk reads objects.
 //!
 //! Input layout: a little-endian `u32` `n`, then the `.idx` (the next `n % len`
 //! bytes) and the `.pack` (the rest). The seed is a real pack of a small migration
@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use alembic_git_revisions_core::pack::{PackReader, PackSet};
+use alembic_git_revisions_core::git::pack::{PackReader, PackSet};
 use git2::Oid;
 use libfuzzer_sys::fuzz_target;
 
@@ -34,7 +34,8 @@ fn listed_ids(idx: &[u8]) -> Vec<Oid> {
     let Some(count) = idx.get(8 + 255 * 4..8 + 256 * 4) else {
         return Vec::new();
     };
-    let count = u32::from_be_bytes(count.try_into().unwrap_or_default()) as usize;
+    let count = u32::from_be_bytes(count.try_into().unwrap_or_default());
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
     idx.get(8 + 256 * 4..)
         .unwrap_or_default()
         .chunks_exact(20)
@@ -47,16 +48,14 @@ fuzz_target!(|data: &[u8]| {
     let Some((head, rest)) = data.split_first_chunk::<4>() else {
         return;
     };
-    let split = u32::from_le_bytes(*head) as usize % (rest.len() + 1);
+    let split = usize::try_from(u32::from_le_bytes(*head)).unwrap_or(0) % (rest.len() + 1);
     let (idx, pack) = rest.split_at(split);
     let s = scratch();
     let dir = s.objects.join("pack");
     std::fs::write(dir.join("pack-fuzz.idx"), idx).expect("write idx");
     std::fs::write(dir.join("pack-fuzz.pack"), pack).expect("write pack");
 
-    let Ok(set) = PackSet::open(&s.objects) else {
-        return;
-    };
+    let set = PackSet::open(&s.objects);
     let mut reader = PackReader::new(set);
     let mut ids = listed_ids(idx);
     // An id the index does not list, too.

@@ -1,5 +1,6 @@
 //! Arbitrary bytes through the object-level readers of the history walk:
-//! `pack::apply_delta` and the raw tree-entry reading of `history`.
+//! `git::pack::apply_delta` and the tree reading of `git::tree` that the tree diff
+//! (`git::diff`) runs on every tree.
 //!
 //! Input layout: a little-endian `u16` `n`, then the base (the next `n % len` bytes)
 //! and the delta (the rest). The seeds are real trees and deltas (see
@@ -9,7 +10,7 @@
 //! pre-allocate it).
 #![no_main]
 
-use alembic_git_revisions_core::{history, pack};
+use alembic_git_revisions_core::git::{pack, tree};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
 
     check_tree(base);
     check_tree(rest);
-    let _ = history::shared_tree_prefix(base, delta);
+    let _ = tree::shared_prefix(base, delta);
 
     if let Some(out) = pack::apply_delta(base, delta) {
         // Each delta byte produces at most 0x10000 bytes (a copy op of size 0 means
@@ -29,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(out.len() <= delta.len().saturating_mul(0x10000));
         // A tree delta applied to a tree is read as a tree next.
         check_tree(&out);
-        let shared = history::shared_tree_prefix(&out, base);
+        let shared = tree::shared_prefix(&out, base);
         assert!(shared <= out.len().min(base.len()));
         assert_eq!(out[..shared], base[..shared]);
     }
@@ -38,12 +39,12 @@ fuzz_target!(|data: &[u8]| {
 /// The walk's reading of one tree: entries well formed, in bounds, and the shared
 /// prefix of a tree with itself is all of its well-formed entries.
 fn check_tree(data: &[u8]) {
-    let entries = history::tree_entries(data);
-    let shared = history::shared_tree_prefix(data, data);
+    let entries = tree::entries(data);
+    let shared = tree::shared_prefix(data, data);
     assert!(shared <= data.len());
     if let Some(entries) = entries {
         let mut consumed = 0;
-        for (_, name, id) in &entries {
+        for tree::TreeEntry { name, id, .. } in &entries {
             assert!(!name.is_empty());
             assert_eq!(id.len(), 20);
             assert!(!name.contains(&0));

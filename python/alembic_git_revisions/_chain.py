@@ -64,30 +64,14 @@ class MigrationFile:
         way to get a directory's migrations with their real add order.
         """
         path = pathlib.Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise _native.MigrationFileReadError(
-                f"cannot read migration file {path}: {exc.strerror or exc}"
-            ) from exc
-        revision, is_dynamic, parents = _native.declare_source(path, raw)
-        if revision is None:
-            revision = _revision_from_filename(path)
+        declaration = _native.declare_file(path)
         return cls(
-            revision=revision,
+            revision=declaration.revision,
             filename=path.name,
             git_sequence=git_sequence,
-            is_dynamic=is_dynamic,
-            static_down_revisions=() if is_dynamic else parents,
+            is_dynamic=declaration.is_dynamic,
+            static_down_revisions=declaration.static_down_revisions,
         )
-
-
-def _revision_from_filename(path: pathlib.Path) -> str:
-    name = path.name
-    hex_len = len(name) - len(name.lstrip("0123456789abcdef"))
-    if hex_len and name[hex_len : hex_len + 1] == "_":
-        return name[:hex_len]
-    raise _native.MigrationFileError(f"Cannot extract revision from filename: {name!r} ({path})")
 
 
 # --------------------------------------------------------------------------- analysis
@@ -264,12 +248,13 @@ def _resolve(versions_dir: pathlib.Path) -> _Resolved:
     try:
         (analysis,) = _native.analyze([versions_dir], with_files=False)
     except _native.NotAGitRepositoryError as exc:
-        raise _native.NotAGitRepositoryError(
+        raise _native.amended(
+            exc,
             f"{exc} and {chain_file} does not exist. Generate it from a full clone with: "
-            f"alembic-git-revisions {versions_dir}"
+            f"alembic-git-revisions {versions_dir}",
         ) from None
     except _native.ShallowCloneError as exc:
-        raise _native.ShallowCloneError(f"{exc}; {chain_file} does not exist") from None
+        raise _native.amended(exc, f"{exc}; {chain_file} does not exist") from None
     return _Resolved(versions_dir, analysis.chain, None, analysis.unchained)
 
 

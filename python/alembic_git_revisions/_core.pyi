@@ -1,34 +1,180 @@
-"""Native core of alembic-git-revisions-rs (built from Rust with pyo3)."""
+"""Native core of alembic-git-revisions-rs (built from Rust with pyo3).
+
+Only ``_native`` imports this module; the rest of the package and its users see the
+classes below through ``_native`` and the exceptions through ``alembic_git_revisions``.
+"""
 
 from collections.abc import Callable, Sequence
 from os import PathLike
+from typing import Final, Literal, final
 
-__version__: str
+__version__: Final[str]
+__all__ = [
+    "ChainError",
+    "ChainFileError",
+    "Declaration",
+    "DelegatedModule",
+    "DirAnalysis",
+    "GitHistoryError",
+    "InternalError",
+    "MigrationFileError",
+    "MigrationFileReadError",
+    "MigrationRecord",
+    "NotAGitRepositoryError",
+    "ParsedModule",
+    "RevisionNotFoundError",
+    "ShallowCloneError",
+    "Unchained",
+    "__version__",
+    "analyze",
+    "analyze_at",
+    "declare_file",
+    "describe_commits",
+    "parse_module_source",
+]
 
-FileRow = tuple[str, str, int, bool, list[str], str | None]
-Link = tuple[str, str | None]
-Unchained = tuple[str, str, list[str]]
+_Fallback = Callable[[str], tuple[str | None, bool, tuple[str, ...]]]
+"""Parses a module's source with CPython's ``ast`` (the files the native parser leaves
+to CPython): ``(revision, is_dynamic, static_parents)``, raising ``SyntaxError``,
+``ValueError``, ``RecursionError`` or ``MemoryError`` for a file it cannot parse."""
+
+# --------------------------------------------------------------------------- results
+
+@final
+class MigrationRecord:
+    """One migration file as the core classified it. Frozen, hashable."""
+
+    def __new__(
+        cls,
+        revision: str,
+        filename: str,
+        git_sequence: int,
+        is_dynamic: bool,
+        static_down_revisions: Sequence[str],
+        commit: str | None,
+    ) -> MigrationRecord: ...
+    @property
+    def revision(self) -> str: ...
+    @property
+    def filename(self) -> str:
+        """The file name, decoded as ``os.fsdecode`` decodes it."""
+    @property
+    def git_sequence(self) -> int:
+        """Index in the directory's git add order; never-added files share the next."""
+    @property
+    def is_dynamic(self) -> bool:
+        """``down_revision = get_down_revision(...)``."""
+    @property
+    def static_down_revisions(self) -> tuple[str, ...]:
+        """Hardcoded parents (empty for a dynamic migration or a root)."""
+    @property
+    def commit(self) -> str | None:
+        """Full id of the commit that first added the file, or None if never added."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Unchained:
+    """The first dynamic migration of a directory, left without a parent, and why."""
+
+    def __new__(
+        cls,
+        revision: str,
+        reason: Literal["multiple-static-heads", "no-static-head"],
+        heads: Sequence[str],
+    ) -> Unchained: ...
+    @property
+    def revision(self) -> str: ...
+    @property
+    def reason(self) -> Literal["multiple-static-heads", "no-static-head"]: ...
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """The static heads, for ``"multiple-static-heads"``."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class DirAnalysis:
+    """What the core derived for one versions directory. Frozen."""
+
+    def __new__(
+        cls,
+        versions_dir: str | PathLike[str],
+        files: Sequence[MigrationRecord],
+        chain: dict[str, str | None],
+        unchained: Unchained | None,
+    ) -> DirAnalysis: ...
+    @property
+    def versions_dir(self) -> str:
+        """The directory as given (``os.fspath``)."""
+    @property
+    def files(self) -> list[MigrationRecord]:
+        """Migrations sorted by ``(git_sequence, filename)``; empty with ``with_files=False``."""
+    @property
+    def chain(self) -> dict[str, str | None]:
+        """``{revision: down_revision}`` for the dynamic migrations, in chain order."""
+    @property
+    def unchained(self) -> Unchained | None: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Declaration:
+    """What one migration file declares (``declare_file``). Frozen, hashable."""
+
+    @property
+    def revision(self) -> str:
+        """The literal ``revision``, else the hex id the file name starts with."""
+    @property
+    def filename(self) -> str: ...
+    @property
+    def is_dynamic(self) -> bool: ...
+    @property
+    def static_down_revisions(self) -> tuple[str, ...]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class ParsedModule:
+    """A module the native parser read itself (``parse_module_source``)."""
+
+    @property
+    def revision(self) -> str | None: ...
+    @property
+    def is_dynamic(self) -> bool: ...
+    @property
+    def static_down_revisions(self) -> tuple[str, ...]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class DelegatedModule:
+    """A module the native parser leaves to CPython (``parse_module_source``)."""
+
+    @property
+    def reason(self) -> str:
+        """Why, in a few words."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+# --------------------------------------------------------------------------- functions
 
 def analyze(
     dirs: Sequence[str | PathLike[str]],
-    fallback: Callable[[str], tuple[str | None, bool, tuple[str, ...]]],
+    fallback: _Fallback,
     *,
     with_files: bool = True,
-) -> list[tuple[list[FileRow], list[Link], Unchained | None]]:
-    """Analyse versions directories with one history walk per repository.
+) -> list[DirAnalysis]:
+    """Analyse versions directories at ``HEAD``, one history walk per repository.
 
-    Per directory: file rows ``(revision, filename, git_sequence, is_dynamic,
-    static_parents, first_add_commit)`` in add order, the chain links in chain order,
-    and the first dynamic revision left without a parent (with why), if any.
-    ``fallback(source)`` parses the files the native parser leaves to CPython. With
-    ``with_files=False`` the file rows are left out.
+    ``fallback`` parses the files the native parser leaves to CPython. With
+    ``with_files=False`` each analysis's ``files`` is empty.
     """
 
 def analyze_at(
     versions_dir: str | PathLike[str],
     rev: str,
-    fallback: Callable[[str], tuple[str | None, bool, tuple[str, ...]]],
-) -> tuple[list[FileRow], list[Link], Unchained | None]:
+    fallback: _Fallback,
+) -> DirAnalysis:
     """Analyse one versions directory as it is at commit *rev*, from git objects only."""
 
 def describe_commits(
@@ -36,17 +182,65 @@ def describe_commits(
 ) -> list[tuple[str, str, str]]:
     """``(short id, author date, author name)`` for each commit id."""
 
-def parse_module_source(
-    source: str, major: int, minor: int
-) -> tuple[str, str | None, bool, tuple[str, ...]] | tuple[str, str]:
-    """``("parsed", revision, is_dynamic, parents)`` or ``("delegate", reason)``."""
+def declare_file(path: str | PathLike[str], fallback: _Fallback) -> Declaration:
+    """Read and classify one migration file as the analysis reads every file.
 
-class GitHistoryError(RuntimeError): ...
-class NotAGitRepositoryError(GitHistoryError): ...
-class ShallowCloneError(GitHistoryError): ...
-class MigrationFileError(ValueError): ...
-class MigrationFileReadError(OSError): ...
-class ChainError(ValueError): ...
-class ChainFileError(ValueError): ...
-class RevisionNotFoundError(ValueError): ...
-class InternalError(RuntimeError): ...
+    Raises :class:`MigrationFileReadError` or :class:`MigrationFileError`.
+    """
+
+def parse_module_source(source: str, major: int, minor: int) -> ParsedModule | DelegatedModule:
+    """The native parser alone, for Python *major*.*minor*'s grammar."""
+
+# --------------------------------------------------------------------------- exceptions
+# Shown as ``alembic_git_revisions.<Name>``. Attributes the core cannot fill are None
+# (or empty).
+
+class GitHistoryError(RuntimeError):
+    """Git history cannot be read, so no chain can be derived from it."""
+
+    #: The repository's git directory.
+    git_dir: str | None
+    #: The directory or path the error is about (the search start, a bare repository's
+    #: versions directory, a path at a revision...).
+    path: str | None
+    #: Full id of the git object (commit or tree) that is missing or damaged.
+    oid: str | None
+    #: The revision the caller named (``analyze_at``), when it is the problem.
+    rev: str | None
+
+class NotAGitRepositoryError(GitHistoryError):
+    """The versions directory is not inside a git repository (``path``), or
+    ``$GIT_DIR`` names none (``git_dir``)."""
+
+class ShallowCloneError(GitHistoryError):
+    """The repository (``git_dir``) is a shallow clone: its history is incomplete."""
+
+class MigrationFileError(ValueError):
+    """A migration file (``path``) cannot be parsed or carries no revision id."""
+
+    path: str | None
+
+class MigrationFileReadError(OSError):
+    """A versions directory or migration file (``path``) cannot be read; ``errno`` is
+    the OS error's, when there is one."""
+
+    path: str | None
+
+class ChainError(ValueError):
+    """The migrations of a versions directory (``path``) cannot be chained."""
+
+    path: str | None
+    #: The revision id two files declare (then ``files`` names them).
+    revision: str | None
+    files: tuple[str, ...]
+    #: The revisions around a cycle of hardcoded parents, the first repeated last.
+    cycle: tuple[str, ...]
+
+class ChainFileError(ValueError):
+    """revision_chain.json is unreadable, malformed or stale."""
+
+class RevisionNotFoundError(ValueError):
+    """A revision is not part of the derived chain."""
+
+class InternalError(RuntimeError):
+    """A bug in alembic-git-revisions-rs; please report it."""

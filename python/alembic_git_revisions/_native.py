@@ -1,66 +1,39 @@
 """The one door to the native core: every call into ``_core`` goes through here.
 
-The rest of the package sees typed results (:class:`DirAnalysis`,
-:class:`MigrationRecord`, :class:`Unchained`) and the public exception classes,
-never positional tuples or string tags.
+The rest of the package sees the core's typed results (:class:`DirAnalysis`,
+:class:`MigrationRecord`, :class:`Unchained`, :class:`Declaration`) and the public
+exception classes, re-exported from ``_core``; this module adds only the CPython
+fallback parser that the core hands the files it does not read itself.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TypeVar
 
 from alembic_git_revisions import _core, _pyparse
 from alembic_git_revisions._core import (
     ChainError,
     ChainFileError,
+    Declaration,
+    DirAnalysis,
     GitHistoryError,
     InternalError,
     MigrationFileError,
     MigrationFileReadError,
+    MigrationRecord,
     NotAGitRepositoryError,
     RevisionNotFoundError,
     ShallowCloneError,
+    Unchained,
 )
 
 StrPath = str | os.PathLike[str]
 
 VERSION: str = _core.__version__
 
-
-class MigrationRecord(NamedTuple):
-    """One migration file as the core classified it."""
-
-    revision: str
-    filename: str
-    git_sequence: int
-    is_dynamic: bool
-    static_down_revisions: tuple[str, ...]
-    #: Full id of the commit that first added the file, or None if never committed.
-    commit: str | None
-
-
-class Unchained(NamedTuple):
-    """The first dynamic migration of a directory, left without a parent, and why."""
-
-    revision: str
-    #: ``"multiple-static-heads"`` or ``"no-static-head"``.
-    reason: str
-    #: The static heads, for ``"multiple-static-heads"``.
-    heads: tuple[str, ...]
-
-
-class DirAnalysis(NamedTuple):
-    """What the core derived for one versions directory."""
-
-    versions_dir: str
-    #: Migrations sorted by ``(git_sequence, filename)``; empty with ``with_files=False``.
-    files: list[MigrationRecord]
-    #: ``{revision: down_revision}`` for the dynamic migrations, in chain order.
-    chain: dict[str, str | None]
-    unchained: Unchained | None
+_E = TypeVar("_E", bound=BaseException)
 
 
 def python_fallback(source: str) -> tuple[str | None, bool, tuple[str, ...]]:
@@ -68,61 +41,42 @@ def python_fallback(source: str) -> tuple[str | None, bool, tuple[str, ...]]:
     return _pyparse.read_module_source(source, "<unknown>")
 
 
-def _convert(versions_dir: StrPath, row: tuple) -> DirAnalysis:
-    files, links, unchained = row
-    return DirAnalysis(
-        versions_dir=os.fspath(versions_dir),
-        files=[MigrationRecord(r, os.fspath(n), s, d, tuple(p), c) for (r, n, s, d, p, c) in files],
-        chain=dict(links),
-        unchained=None
-        if unchained is None
-        else Unchained(unchained[0], unchained[1], tuple(unchained[2])),
-    )
-
-
 def analyze(dirs: Sequence[StrPath], *, with_files: bool = True) -> list[DirAnalysis]:
-    """Analyse versions directories at ``HEAD``: one history walk per repository."""
-    paths = [os.fspath(d) for d in dirs]
-    rows = _core.analyze(paths, python_fallback, with_files=with_files)
-    return [_convert(path, row) for path, row in zip(paths, rows, strict=True)]
+    """Analyse versions directories at ``HEAD``: one history walk per repository.
+
+    With ``with_files=False`` each analysis's ``files`` is left empty: ``build_chain``
+    needs only the chain, and converting thousands of rows is most of a warm call.
+    """
+    return _core.analyze(list(dirs), python_fallback, with_files=with_files)
 
 
 def analyze_at(versions_dir: StrPath, ref: str) -> DirAnalysis:
     """Analyse one versions directory as it is at commit *ref*, from git objects only."""
-    row = _core.analyze_at(os.fspath(versions_dir), ref, python_fallback)
-    return _convert(versions_dir, row)
+    return _core.analyze_at(versions_dir, ref, python_fallback)
 
 
 def describe_commits(versions_dir: StrPath, oids: Sequence[str]) -> list[tuple[str, str, str]]:
     """``(short id, author date, author name)`` for each commit id."""
-    return _core.describe_commits(os.fspath(versions_dir), list(oids))
+    return _core.describe_commits(versions_dir, list(oids))
 
 
-def declare_source(path: StrPath, raw: bytes) -> tuple[str | None, bool, tuple[str, ...]]:
-    """``(revision, is_dynamic, static_parents)`` declared by one file's bytes."""
-    try:
-        source = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MigrationFileError(
-            f"Cannot parse migration file {path}: not valid UTF-8 at byte {exc.start}"
-        ) from None
-    source = source.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    if "\0" in source:
-        raise MigrationFileError(f"Cannot parse migration file {path}: the file contains NUL bytes")
-    outcome = _core.parse_module_source(source, sys.version_info[0], sys.version_info[1])
-    if outcome[0] == "parsed":
-        return outcome[1], outcome[2], tuple(outcome[3])
-    try:
-        return python_fallback(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        message = str(exc) or f"{type(exc).__name__} (the file is too deeply nested)"
-        raise MigrationFileError(f"Cannot parse migration file {path}: {message}") from exc
+def declare_file(path: StrPath) -> Declaration:
+    """What one migration file declares, read as the core reads every file."""
+    return _core.declare_file(path, python_fallback)
+
+
+def amended(error: _E, message: str) -> _E:
+    """*error* with another message: same class, same attributes (``path``, ...)."""
+    new = type(error)(message)
+    new.__dict__.update(error.__dict__)
+    return new
 
 
 __all__ = [
     "VERSION",
     "ChainError",
     "ChainFileError",
+    "Declaration",
     "DirAnalysis",
     "GitHistoryError",
     "InternalError",
@@ -133,9 +87,10 @@ __all__ = [
     "RevisionNotFoundError",
     "ShallowCloneError",
     "Unchained",
+    "amended",
     "analyze",
     "analyze_at",
-    "declare_source",
+    "declare_file",
     "describe_commits",
     "python_fallback",
 ]

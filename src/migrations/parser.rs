@@ -27,13 +27,6 @@ use ruff_python_parser::{Mode, ParseOptions};
 /// nest (at most one level per byte), and so the stack needed to drop it.
 pub const MAX_NATIVE_SOURCE_BYTES: usize = 256 * 1024;
 
-/// Stack size of the thread that must run [`parse_module`].
-///
-/// ruff grows its own stack while parsing, but dropping (and walking) the AST recurses
-/// once per nesting level. A source within [`MAX_NATIVE_SOURCE_BYTES`] nests at most
-/// that many levels, which fits in this much stack even in debug builds.
-pub const PARSE_STACK_BYTES: usize = 64 << 20;
-
 /// Deepest nesting (of brackets, or of statements, expressions and patterns in the AST)
 /// that [`parse_module`] accepts. CPython refuses 200 nested brackets, 100 indentation
 /// levels and roughly 3000 nested expressions (a limit that moves with
@@ -231,8 +224,10 @@ fn normalize_newlines(text: &str) -> Cow<'_, str> {
 ///
 /// `source` is text as from [`decode_source`] (any `\r` is translated here as well).
 ///
-/// Must run on a thread with at least [`PARSE_STACK_BYTES`] of stack: dropping a
-/// deeply nested AST recurses once per level.
+/// Must run on a thread with [`crate::parallel::WORKER_STACK_BYTES`] of stack (a pool
+/// worker): ruff grows its own stack while parsing, but dropping (and walking) the AST
+/// recurses once per nesting level, and a source within [`MAX_NATIVE_SOURCE_BYTES`]
+/// nests at most that many levels.
 #[must_use]
 pub fn parse_module(source: &str, python: PyVersion) -> ParseOutcome {
     match parse_module_inner(source, python) {
@@ -754,14 +749,10 @@ mod tests {
         DownRevision::Static(parents.iter().map(|p| (*p).to_owned()).collect())
     }
 
-    /// Runs `parse_module` the way callers must: on a thread with `PARSE_STACK_BYTES`.
+    /// Runs `parse_module` the way callers must: on a pool worker's stack.
     fn parse_on_big_stack(source: String) -> ParseOutcome {
-        std::thread::Builder::new()
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn(move || parse_module(&source, PY311))
+        crate::parallel::on_worker(move || parse_module(&source, PY311))
             .expect("spawn parser thread")
-            .join()
-            .expect("parser thread panicked")
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub enum TopoError {
 /// on a stack. Popping a commit emits it after walking its parents in stored order,
 /// decrementing each; a parent whose count falls back to one (all of its children
 /// emitted) is pushed. The stack makes a merge's *last* parent the next one explored.
+///
+/// # Errors
+///
+/// [`TopoError`] for a tip or parent outside `parents`, and for a cycle.
 pub fn topo_order(parents: &[Vec<u32>], tip: u32) -> Result<Vec<u32>, TopoError> {
     let len = parents.len();
     let tip_index = tip as usize;

@@ -97,17 +97,41 @@ pub fn python_name_key(name: &[u8]) -> Vec<u32> {
     key
 }
 
-/// Sort files as the reference's `parse_versions_dir` does: by `(git_sequence, filename)`.
-pub fn sort_by_add_order(files: &mut [Migration]) {
-    files.sort_by_cached_key(|file| (file.git_sequence, python_name_key(&file.filename)));
+/// Sort as the reference's `parse_versions_dir` does: by `(git_sequence, filename)`,
+/// the file name compared as Python compares `str` (see [`python_name_key`]).
+/// `migration` picks each item's migration, so callers sort whatever rows they keep.
+pub fn sort_by_add_order<T>(items: &mut [T], migration: impl Fn(&T) -> &Migration) {
+    items.sort_by_cached_key(|item| {
+        let file = migration(item);
+        (file.git_sequence, python_name_key(&file.filename))
+    });
 }
 
 fn display_name(name: &[u8]) -> String {
     String::from_utf8_lossy(name).into_owned()
 }
 
-/// Build the chain of one directory.
+/// Build the chain of one directory from its migrations (in any order).
+///
+/// Four stages, each its own function: the input is checked (`check_unique`,
+/// `check_static_cycles`), the heads of the static migrations found
+/// (`static_heads`), the migrations that take part in the dynamic line put in chain
+/// order (`chain_order`), and each dynamic one linked to its predecessor (`link`). A
+/// rule that fixes some parents in advance changes `check_*` and `link` only.
+///
+/// # Errors
+///
+/// [`ChainError::DuplicateRevision`] or [`ChainError::StaticCycle`].
 pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
+    check_unique(files)?;
+    check_static_cycles(files)?;
+    let heads = static_heads(files);
+    let order = chain_order(files);
+    Ok(link(files, &order, &heads))
+}
+
+/// Refuse two files declaring one revision: any chain would be ambiguous.
+fn check_unique(files: &[Migration]) -> Result<(), ChainError> {
     let mut declared: HashMap<&str, &Migration> = HashMap::with_capacity(files.len());
     for file in files {
         if let Some(previous) = declared.insert(&file.revision, file) {
@@ -125,16 +149,15 @@ pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
             });
         }
     }
-    check_static_cycles(files)?;
+    Ok(())
+}
 
+/// The heads of the purely static migrations (those whose parents are all static),
+/// sorted: the dynamic line starts after the head when there is exactly one.
+fn static_heads(files: &[Migration]) -> Vec<&str> {
     let static_revisions: HashSet<&str> = files
         .iter()
         .filter(|f| !f.is_dynamic)
-        .map(|f| f.revision.as_str())
-        .collect();
-    let dynamic_revisions: HashSet<&str> = files
-        .iter()
-        .filter(|f| f.is_dynamic)
         .map(|f| f.revision.as_str())
         .collect();
     let pure_static: Vec<&Migration> = files
@@ -157,57 +180,78 @@ pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
         .collect();
     heads.sort_unstable();
     heads.dedup();
-    let static_head = if heads.len() == 1 {
-        Some(heads[0])
-    } else {
-        None
-    };
+    heads
+}
 
-    // A hybrid's target is its first hardcoded parent that is dynamic.
-    fn target_of<'m>(f: &'m Migration, dynamic_revisions: &HashSet<&str>) -> Option<&'m str> {
-        if f.is_dynamic {
-            return None;
-        }
-        f.static_down_revisions
-            .iter()
-            .map(String::as_str)
-            .find(|p| dynamic_revisions.contains(p))
+/// A hybrid's target: its first hardcoded parent that is dynamic.
+fn target_of<'m>(file: &'m Migration, dynamic_revisions: &HashSet<&str>) -> Option<&'m str> {
+    if file.is_dynamic {
+        return None;
     }
-    let has_plain_static = files
+    file.static_down_revisions
         .iter()
-        .any(|f| !f.is_dynamic && target_of(f, &dynamic_revisions).is_none());
+        .map(String::as_str)
+        .find(|p| dynamic_revisions.contains(p))
+}
+
+/// The migrations on the dynamic line, in chain order (indexes into `files`): the
+/// dynamic ones by add order, each hybrid right after its target.
+fn chain_order(files: &[Migration]) -> Vec<usize> {
+    let dynamic_revisions: HashSet<&str> = files
+        .iter()
+        .filter(|f| f.is_dynamic)
+        .map(|f| f.revision.as_str())
+        .collect();
     let sequence_of: HashMap<&str, u32> = files
         .iter()
         .filter(|f| f.is_dynamic)
         .map(|f| (f.revision.as_str(), f.git_sequence))
         .collect();
-
-    let mut participants: Vec<(u32, u8, Vec<u32>, &Migration)> = files
+    let mut participants: Vec<(u32, u8, Vec<u32>, usize)> = files
         .iter()
-        .filter_map(|f| {
+        .enumerate()
+        .filter_map(|(at, f)| {
             if f.is_dynamic {
-                return Some((f.git_sequence, 0, python_name_key(&f.filename), f));
+                return Some((f.git_sequence, 0, python_name_key(&f.filename), at));
             }
             let target = target_of(f, &dynamic_revisions)?;
             let sequence = sequence_of.get(target).copied().unwrap_or(f.git_sequence);
-            Some((sequence, 1, python_name_key(&f.filename), f))
+            Some((sequence, 1, python_name_key(&f.filename), at))
         })
         .collect();
     participants.sort_by(|a, b| match a.0.cmp(&b.0) {
         Ordering::Equal => (a.1, &a.2).cmp(&(b.1, &b.2)),
         other => other,
     });
+    participants.into_iter().map(|(.., at)| at).collect()
+}
 
+/// Link each dynamic migration of `order` to the migration before it, the first one
+/// to the single static head. Without one, the first dynamic migration is a root when
+/// there is no plain static migration at all, and unchained otherwise.
+fn link(files: &[Migration], order: &[usize], heads: &[&str]) -> Chain {
+    let dynamic_revisions: HashSet<&str> = files
+        .iter()
+        .filter(|f| f.is_dynamic)
+        .map(|f| f.revision.as_str())
+        .collect();
+    let has_plain_static = files
+        .iter()
+        .any(|f| !f.is_dynamic && target_of(f, &dynamic_revisions).is_none());
     let mut chain = Chain::default();
-    let mut previous: Option<&str> = static_head;
-    for (index, (_, _, _, file)) in participants.iter().enumerate() {
+    let mut previous: Option<&str> = match heads {
+        [single] => Some(single),
+        _ => None,
+    };
+    for (position, &at) in order.iter().enumerate() {
+        let file = &files[at];
         if file.is_dynamic {
             match previous {
                 Some(parent) => chain
                     .links
                     .push((file.revision.clone(), Some(parent.to_owned()))),
-                None if index == 0 && !has_plain_static => {
-                    chain.links.push((file.revision.clone(), None))
+                None if position == 0 && !has_plain_static => {
+                    chain.links.push((file.revision.clone(), None));
                 }
                 None => {
                     let reason = if heads.len() > 1 {
@@ -223,7 +267,7 @@ pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
         }
         previous = Some(&file.revision);
     }
-    Ok(chain)
+    chain
 }
 
 /// Refuse hardcoded parents that loop (A -> B -> A); Alembic cannot load those either.
@@ -375,7 +419,7 @@ mod tests {
     #[test]
     fn uncommitted_files_tie_and_sort_by_name() {
         let mut files = vec![dynamic("b", 5), dynamic("a", 5), dynamic("z", 0)];
-        sort_by_add_order(&mut files);
+        sort_by_add_order(&mut files, |f| f);
         let order: Vec<&str> = files.iter().map(|f| f.revision.as_str()).collect();
         assert_eq!(order, vec!["z", "a", "b"]);
     }

@@ -5,11 +5,14 @@
 //! Every offset is bounds-checked; a file that does not parse is ignored (the caller
 //! reads commit objects instead), never trusted halfway.
 
-use std::fs::File;
 use std::path::Path;
 
 use git2::Oid;
 use memmap2::Mmap;
+
+use super::bytes::{be32, be64};
+use super::commit::CommitHeader;
+use super::mapped::map_readonly;
 
 const NO_PARENT: u32 = 0x7000_0000;
 const EDGE_FLAG: u32 = 0x8000_0000;
@@ -23,24 +26,9 @@ struct Layer {
     edges: Option<(usize, usize)>,
 }
 
-fn be32(data: &[u8], at: usize) -> Option<u32> {
-    data.get(at..at.checked_add(4)?)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-fn be64(data: &[u8], at: usize) -> Option<u64> {
-    let b = data.get(at..at.checked_add(8)?)?;
-    let mut raw = [0u8; 8];
-    raw.copy_from_slice(b);
-    Some(u64::from_be_bytes(raw))
-}
-
 impl Layer {
     fn open(path: &Path) -> Option<Layer> {
-        let file = File::open(path).ok()?;
-        // SAFETY: commit-graph files are written under temporary names and renamed
-        // into place; they are never modified afterwards.
-        let map = unsafe { Mmap::map(&file) }.ok()?;
+        let map = map_readonly(path).ok()?;
         if map.get(0..4)? != b"CGPH" || map[4] != 1 || map[5] != 1 {
             return None;
         }
@@ -68,8 +56,10 @@ impl Layer {
         if fanout.1 - fanout.0 != 1024 {
             return None;
         }
-        let count = be32(&map, fanout.0 + 255 * 4)? as usize;
-        if oids.1 - oids.0 != count * 20 || data.1 - data.0 != count * 36 {
+        let count = usize::try_from(be32(&map, fanout.0 + 255 * 4)?).ok()?;
+        if Some(oids.1 - oids.0) != count.checked_mul(20)
+            || Some(data.1 - data.0) != count.checked_mul(36)
+        {
             return None;
         }
         Some(Layer {
@@ -85,15 +75,15 @@ impl Layer {
     fn find(&self, oid: &Oid) -> Option<usize> {
         let id = oid.as_bytes();
         let first = usize::from(id[0]);
-        let hi = be32(&self.map, self.fanout + first * 4)? as usize;
+        let hi = usize::try_from(be32(&self.map, self.fanout + first * 4)?).ok()?;
         let lo = if first == 0 {
             0
         } else {
-            be32(&self.map, self.fanout + (first - 1) * 4)? as usize
+            usize::try_from(be32(&self.map, self.fanout + (first - 1) * 4)?).ok()?
         };
         let (mut lo, mut hi) = (lo, hi.min(self.count));
         while lo < hi {
-            let mid = (lo + hi) / 2;
+            let mid = lo.midpoint(hi);
             let at = self.oids + mid * 20;
             match self.map.get(at..at + 20)?.cmp(id) {
                 std::cmp::Ordering::Less => lo = mid + 1,
@@ -117,6 +107,7 @@ pub struct CommitGraphFile {
 
 impl CommitGraphFile {
     /// Open the commit-graph of `objects_dir`, if there is a usable one.
+    #[must_use]
     pub fn open(objects_dir: &Path) -> Option<CommitGraphFile> {
         let info = objects_dir.join("info");
         let chain = info.join("commit-graphs").join("commit-graph-chain");
@@ -145,20 +136,21 @@ impl CommitGraphFile {
     }
 
     fn oid_at(&self, position: u32) -> Option<Oid> {
-        let (layer, index) = self.locate(position as usize)?;
+        let (layer, index) = self.locate(usize::try_from(position).ok()?)?;
         layer.oid(index)
     }
 
     /// Root tree and parents (in stored order) of `oid`, if the graph holds it.
     /// `None` also for anything malformed.
-    pub fn commit(&self, oid: &Oid) -> Option<(Oid, Vec<Oid>)> {
+    #[must_use]
+    pub fn commit(&self, oid: &Oid) -> Option<CommitHeader> {
         self.layers
             .iter()
             .find_map(|layer| layer.find(oid).map(|index| (layer, index)))
             .and_then(|(layer, index)| self.read(layer, index))
     }
 
-    fn read(&self, layer: &Layer, index: usize) -> Option<(Oid, Vec<Oid>)> {
+    fn read(&self, layer: &Layer, index: usize) -> Option<CommitHeader> {
         let at = layer.data + index * 36;
         let tree = Oid::from_bytes(layer.map.get(at..at + 20)?).ok()?;
         let first = be32(&layer.map, at + 20)?;
@@ -168,16 +160,16 @@ impl CommitGraphFile {
             parents.push(self.oid_at(first)?);
         }
         if second == NO_PARENT {
-            return Some((tree, parents));
+            return Some(CommitHeader { tree, parents });
         }
         if second & EDGE_FLAG == 0 {
             parents.push(self.oid_at(second)?);
-            return Some((tree, parents));
+            return Some(CommitHeader { tree, parents });
         }
         // Octopus: the rest of the parents are listed in EDGE from this index on, the
         // last one flagged with the high bit.
         let (start, end) = layer.edges?;
-        let mut edge = (second & !EDGE_FLAG) as usize;
+        let mut edge = usize::try_from(second & !EDGE_FLAG).ok()?;
         loop {
             let at = start.checked_add(edge.checked_mul(4)?)?;
             if at + 4 > end {
@@ -186,7 +178,7 @@ impl CommitGraphFile {
             let value = be32(&layer.map, at)?;
             parents.push(self.oid_at(value & !EDGE_FLAG)?);
             if value & EDGE_FLAG != 0 {
-                return Some((tree, parents));
+                return Some(CommitHeader { tree, parents });
             }
             edge += 1;
         }
@@ -225,7 +217,10 @@ mod tests {
             for hex in ids.lines() {
                 let oid = Oid::from_str(hex).unwrap();
                 let commit = repo.find_commit(oid).unwrap();
-                let expected = (commit.tree_id(), commit.parent_ids().collect::<Vec<_>>());
+                let expected = CommitHeader {
+                    tree: commit.tree_id(),
+                    parents: commit.parent_ids().collect(),
+                };
                 assert_eq!(file.commit(&oid), Some(expected), "commit {hex}");
             }
         };

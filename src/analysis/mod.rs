@@ -1,0 +1,350 @@
+//! One request end to end: find each repository once, walk its history at most once
+//! for every versions directory asked about (or not at all when the persistent
+//! cache answers), read the migration files, build each chain.
+//!
+//! This is the only module that combines the layers: [`crate::git`] reads the
+//! repository, [`crate::walk`] turns history into first adds, [`crate::migrations`]
+//! reads the files and builds chains, and [`crate::store`] keeps what can be reused
+//! between processes. When a cached fact applies is decided in `cached`.
+
+mod cached;
+mod error;
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use git2::Oid;
+
+use self::cached::{cache_folder, walk_history, DirPlan, RepoState};
+pub use self::error::AnalysisError;
+use crate::git::{self, describe, snapshot, Repository, Tip};
+use crate::migrations::chain::{self, Chain, Migration};
+use crate::migrations::declaration::{self, Fallback, FileSource, InMemory, WorkTree};
+use crate::migrations::listing::{self, name_from_bytes};
+use crate::migrations::parser::{DownRevision, PyVersion};
+use crate::migrations::{self, Declared};
+use crate::store::{self, CacheMode, Stamp};
+use crate::walk::{self, FirstAddIndex, FoundAdds};
+
+/// What to analyse.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Versions directories, as the user gave them.
+    pub dirs: Vec<PathBuf>,
+    /// The interpreter whose syntax the files must parse under.
+    pub python: PyVersion,
+    /// Worker threads for the history walk and the parser.
+    pub threads: usize,
+    /// Where the persistent cache lives.
+    pub cache: CacheMode,
+}
+
+/// The analysis of one versions directory.
+#[derive(Debug, Clone)]
+pub struct DirAnalysis {
+    /// The directory, as given.
+    pub dir: PathBuf,
+    /// Its migrations, sorted by `(git_sequence, filename)`.
+    pub files: Vec<Migration>,
+    /// The commit that first added each file (aligned with `files`), if any.
+    pub first_add_commits: Vec<Option<Oid>>,
+    /// The derived chain.
+    pub chain: Chain,
+}
+
+/// The directory git is run from for `versions_dir`: its parent, with symlinks
+/// resolved so that a symlinked versions directory finds the repository it lives in.
+///
+/// A versions directory that does not exist (inside an existing parent) is looked
+/// for from that parent, as `git -C <parent>` would.
+///
+/// # Errors
+///
+/// [`git::Error::NotARepository`] when not even the parent exists,
+/// [`migrations::Error::ListDir`] when the directory cannot be resolved.
+pub fn git_start_dir(versions_dir: &Path) -> Result<PathBuf, AnalysisError> {
+    let resolved = match versions_dir.canonicalize() {
+        Ok(resolved) => resolved,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let parent = versions_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let parent = parent
+                .canonicalize()
+                .map_err(|_| git::Error::NotARepository {
+                    path: versions_dir.to_path_buf(),
+                })?;
+            return Ok(parent);
+        }
+        Err(source) => {
+            return Err(migrations::Error::ListDir {
+                path: versions_dir.to_path_buf(),
+                source,
+            }
+            .into())
+        }
+    };
+    Ok(resolved.parent().map(Path::to_path_buf).unwrap_or(resolved))
+}
+
+/// Turn declared files plus their first adds into sorted migrations and a chain.
+///
+/// # Errors
+///
+/// [`AnalysisError::Chain`] when the migrations cannot be chained.
+pub fn assemble(
+    dir: &Path,
+    declared: Vec<Declared>,
+    found: &FoundAdds,
+) -> Result<DirAnalysis, AnalysisError> {
+    // The reference's git_sequence is the index in the deduplicated add order of the
+    // names that exist now; files never added share the next index.
+    let mut added: Vec<(usize, walk::FirstAdd)> = declared
+        .iter()
+        .enumerate()
+        .filter_map(|(at, d)| found.get(d.name.as_encoded_bytes()).map(|add| (at, *add)))
+        .collect();
+    added.sort_by_key(|(_, add)| *add);
+    let too_many = || AnalysisError::TooLarge {
+        what: "migration files",
+    };
+    let mut sequence: Vec<Option<(u32, Oid)>> = vec![None; declared.len()];
+    for (position, (at, add)) in added.iter().enumerate() {
+        let position = u32::try_from(position).map_err(|_| too_many())?;
+        sequence[*at] = Some((position, add.commit));
+    }
+    let never_added = u32::try_from(added.len()).map_err(|_| too_many())?;
+
+    let mut rows: Vec<(Migration, Option<Oid>)> = declared
+        .into_iter()
+        .zip(sequence)
+        .map(|(d, hit)| {
+            let (is_dynamic, parents) = match d.down_revision {
+                DownRevision::Dynamic => (true, Vec::new()),
+                DownRevision::Static(parents) => (false, parents),
+            };
+            let migration = Migration {
+                revision: d.revision,
+                filename: d.name.into_encoded_bytes(),
+                git_sequence: hit.map_or(never_added, |(position, _)| position),
+                is_dynamic,
+                static_down_revisions: parents,
+            };
+            (migration, hit.map(|(_, commit)| commit))
+        })
+        .collect();
+    chain::sort_by_add_order(&mut rows, |(migration, _)| migration);
+    let (files, first_add_commits): (Vec<Migration>, Vec<Option<Oid>>) = rows.into_iter().unzip();
+    let chain = chain::build(&files).map_err(|source| AnalysisError::Chain {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(DirAnalysis {
+        dir: dir.to_path_buf(),
+        files,
+        first_add_commits,
+        chain,
+    })
+}
+
+/// Analyse every directory of `request` from the working tree at `HEAD`, walking
+/// each repository's history at most once however many directories it holds, and
+/// not at all when the persistent cache already answers for this exact `HEAD`.
+///
+/// # Errors
+///
+/// The first failing directory's error, repository problems first (the reference
+/// consults git before it reads any file).
+pub fn analyze(
+    request: &Request,
+    fallback: &dyn Fallback,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<DirAnalysis>, AnalysisError> {
+    let mut repos: HashMap<PathBuf, RepoState> = HashMap::new();
+    let mut plans = Vec::with_capacity(request.dirs.len());
+    for dir in &request.dirs {
+        let start = git_start_dir(dir)?;
+        let repo = Repository::discover(&start)?;
+        let key = repo.git_dir().to_path_buf();
+        let state = match repos.entry(key.clone()) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => {
+                repo.require_complete()?;
+                let head = repo.resolve(&Tip::Head)?;
+                let cache = cache_folder(&repo, &request.cache);
+                slot.insert(RepoState {
+                    repo,
+                    head,
+                    cache,
+                    index: None,
+                })
+            }
+        };
+        let names = listing::list_migration_names(dir)?;
+        let stamps: Vec<Option<Stamp>> = names.iter().map(|n| Stamp::of(&dir.join(n))).collect();
+        let cache_file = state.cache.as_ref().map(|folder| {
+            store::dirs::path(
+                folder,
+                &start.join(dir.file_name().unwrap_or_default()),
+                request.python,
+            )
+        });
+        let cached = cache_file
+            .as_deref()
+            .map(store::dirs::load)
+            .unwrap_or_default();
+        plans.push(DirPlan {
+            dir: dir.clone(),
+            repo_key: key,
+            cache_file,
+            names,
+            stamps,
+            cached,
+        });
+    }
+
+    let mut results = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let Some(state) = repos.get_mut(&plan.repo_key) else {
+            return Err(AnalysisError::Internal(format!(
+                "no repository opened for {}",
+                plan.dir.display()
+            )));
+        };
+        let head = state.head;
+        if let Some((declared, found)) = plan.final_hit(head) {
+            results.push(assemble(&plan.dir, declared, &found)?);
+            continue;
+        }
+        let index = state.index(request, interrupted)?;
+        // Only files whose stamp changed go to the parser.
+        let mut declared: Vec<Option<Declared>> = (0..plan.names.len())
+            .map(|i| plan.cached_declaration(i).cloned())
+            .collect();
+        let missing: Vec<OsString> = plan
+            .names
+            .iter()
+            .zip(&declared)
+            .filter(|(_, d)| d.is_none())
+            .map(|(n, _)| n.clone())
+            .collect();
+        let parsed = declaration::declare_all(
+            &WorkTree { dir: &plan.dir },
+            &missing,
+            request.python,
+            fallback,
+            request.threads,
+            interrupted,
+        )?;
+        let mut parsed = parsed.into_iter();
+        for slot in declared.iter_mut().filter(|d| d.is_none()) {
+            *slot = parsed.next();
+        }
+        let declared: Vec<Declared> = declared.into_iter().flatten().collect();
+        let found = index.lookup(&plan.names);
+        plan.save(head, &declared, &found);
+        results.push(assemble(&plan.dir, declared, &found)?);
+    }
+    Ok(results)
+}
+
+/// Canonical form of `path`, resolving the deepest part that exists (the rest may
+/// exist only in history).
+fn canonical_prefix(path: &Path) -> Result<PathBuf, migrations::Error> {
+    let absolute = std::path::absolute(path).map_err(|source| migrations::Error::ListDir {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(resolved) = existing.canonicalize() {
+            let mut out = resolved;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return Ok(out);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => {
+                return Err(migrations::Error::ListDir {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                })
+            }
+        }
+    }
+}
+
+/// Analyse `dir` as it is at commit `rev`, from git objects alone (no checkout): the
+/// files come from the tree at `rev`, the add order from the history up to `rev`
+/// (`git log ... <rev>`).
+///
+/// # Errors
+///
+/// As [`analyze`], plus [`git::Error::BadRevision`] for a `rev` that names no
+/// commit and the errors of locating `dir` in the working tree.
+pub fn analyze_at(
+    dir: &Path,
+    rev: &str,
+    request: &Request,
+    fallback: &dyn Fallback,
+    interrupted: &(dyn Fn() -> bool + Sync),
+) -> Result<DirAnalysis, AnalysisError> {
+    let resolved = canonical_prefix(dir)?;
+    let start = resolved
+        .parent()
+        .map_or_else(|| resolved.clone(), Path::to_path_buf);
+    let repo = Repository::discover(&canonical_prefix(&start)?)?;
+    repo.require_complete()?;
+    let relative = repo.relative_to_work_tree(&resolved)?;
+    let tip = repo.resolve(&Tip::Rev(rev.to_owned()))?;
+    let mut files = HashMap::new();
+    if let Some(tip) = tip {
+        // A directory that does not exist yet at `rev` holds no migrations there.
+        let at = snapshot::files_at(&repo, tip, rev, &relative, listing::is_migration_name)?;
+        for file in at.into_iter().flatten() {
+            files.insert(name_from_bytes(&file.name), file.contents);
+        }
+    }
+    let mut names: Vec<OsString> = files.keys().cloned().collect();
+    names.sort();
+    let source = InMemory {
+        label: PathBuf::from(format!("{rev}:{}", relative.display())),
+        files,
+    };
+    let declared = declaration::declare_all(
+        &source as &dyn FileSource,
+        &names,
+        request.python,
+        fallback,
+        request.threads,
+        interrupted,
+    )?;
+    let folder = cache_folder(&repo, &request.cache);
+    let history = walk_history(&repo, tip, folder.as_deref(), request.threads, interrupted)?;
+    let mut index = FirstAddIndex::default();
+    index.extend(history.iter(), tip)?;
+    assemble(dir, declared, &index.lookup(&names))
+}
+
+/// Describe commits (full hex ids) of the repository holding `dir`, for display.
+///
+/// # Errors
+///
+/// The repository cannot be found.
+pub fn describe_commits(
+    dir: &Path,
+    ids: &[String],
+) -> Result<Vec<describe::Description>, AnalysisError> {
+    let start = canonical_prefix(dir)?;
+    let repo = Repository::discover(start.parent().unwrap_or(&start))?;
+    Ok(describe::describe(&repo, ids))
+}

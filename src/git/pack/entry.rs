@@ -1,0 +1,236 @@
+//! Pack entries: the header that says what an entry is, its zlib-compressed body,
+//! and git's delta format (`patch-delta.c`) that rebuilds an object from its base.
+//!
+//! Every size here comes from the file, so none is trusted for an allocation before
+//! it is checked against what the data can hold.
+
+use flate2::{Decompress, FlushDecompress, Status};
+use git2::Oid;
+
+use crate::git::ObjectKind;
+
+/// Largest object inflated or rebuilt: far above any real tree or commit.
+pub(super) const MAX_OBJECT_BYTES: usize = 1 << 30;
+
+/// A pack entry's header: what it is, where its compressed data starts and how large
+/// the data is once inflated.
+#[derive(Debug)]
+pub(super) enum Entry {
+    /// A whole object.
+    Base(ObjectKind, usize, usize),
+    /// A delta against the entry at an earlier offset of the same pack.
+    OfsDelta(u64, usize, usize),
+    /// A delta against the object with this id.
+    RefDelta(Oid, usize, usize),
+}
+
+/// Read the entry header at `offset`; the error says what is wrong with it.
+pub(super) fn header(pack: &[u8], offset: u64) -> Result<Entry, String> {
+    let truncated = || format!("truncated entry at offset {offset}");
+    let mut at = usize::try_from(offset).map_err(|_| "offset overflow".to_owned())?;
+    let mut byte = *pack.get(at).ok_or_else(truncated)?;
+    at += 1;
+    let type_code = (byte >> 4) & 7;
+    let mut size = u64::from(byte & 0x0f);
+    let mut shift = 4;
+    while byte & 0x80 != 0 {
+        byte = *pack.get(at).ok_or_else(truncated)?;
+        at += 1;
+        if shift > 60 {
+            return Err(format!("entry size overflow at offset {offset}"));
+        }
+        size |= u64::from(byte & 0x7f) << shift;
+        shift += 7;
+    }
+    let size = usize::try_from(size).map_err(|_| truncated())?;
+    let kind = match type_code {
+        1 => ObjectKind::Commit,
+        2 => ObjectKind::Tree,
+        3 => ObjectKind::Blob,
+        4 => ObjectKind::Tag,
+        6 => {
+            // The base's distance back, in git's offset encoding (each continuation
+            // byte adds one before shifting, so encodings are unique).
+            let mut c = *pack.get(at).ok_or_else(truncated)?;
+            at += 1;
+            let mut distance = u64::from(c & 0x7f);
+            while c & 0x80 != 0 {
+                c = *pack.get(at).ok_or_else(truncated)?;
+                at += 1;
+                distance = distance
+                    .checked_add(1)
+                    .and_then(|d| d.checked_mul(128))
+                    .map(|d| d | u64::from(c & 0x7f))
+                    .ok_or_else(truncated)?;
+            }
+            let base = offset
+                .checked_sub(distance)
+                .filter(|_| distance > 0)
+                .ok_or_else(|| format!("bad delta base distance at offset {offset}"))?;
+            return Ok(Entry::OfsDelta(base, at, size));
+        }
+        7 => {
+            let raw = pack.get(at..at + 20).ok_or_else(truncated)?;
+            let base = Oid::from_bytes(raw).map_err(|_| truncated())?;
+            return Ok(Entry::RefDelta(base, at + 20, size));
+        }
+        other => return Err(format!("unknown entry type {other} at offset {offset}")),
+    };
+    Ok(Entry::Base(kind, at, size))
+}
+
+/// Inflate the zlib stream at the start of `input` into `out`, which must come to
+/// exactly `size` bytes (the entry's `offset` is for messages).
+pub(super) fn inflate(
+    inflater: &mut Decompress,
+    input: &[u8],
+    size: usize,
+    offset: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    // A damaged header must not turn into a huge allocation: deflate expands at most
+    // about 1032:1, and no tree or commit comes near the absolute cap.
+    let plausible = input
+        .len()
+        .saturating_mul(1032)
+        .saturating_add(64)
+        .min(MAX_OBJECT_BYTES);
+    if size > plausible {
+        return Err(format!(
+            "entry at offset {offset} claims {size} bytes, more than its data can hold"
+        ));
+    }
+    out.clear();
+    out.reserve_exact(size);
+    inflater.reset(true);
+    let status = inflater
+        .decompress_vec(input, out, FlushDecompress::Finish)
+        .map_err(|error| format!("zlib error at offset {offset}: {error}"))?;
+    if out.len() != size || !matches!(status, Status::StreamEnd) {
+        // A full buffer can stop just short of the stream end; one more call with no
+        // room left must then report the end.
+        let mut probe = [0u8; 1];
+        let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
+        let tail = input.get(consumed..).unwrap_or(&[]);
+        let more = inflater.decompress(tail, &mut probe, FlushDecompress::Finish);
+        if out.len() != size || !matches!(more, Ok(Status::StreamEnd)) {
+            return Err(format!(
+                "entry at offset {offset} inflates to {} bytes, expected {size}",
+                out.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn delta_varint(delta: &[u8], at: &mut usize) -> Option<usize> {
+    let mut value = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = *delta.get(*at)?;
+        *at += 1;
+        if shift > 56 {
+            return None;
+        }
+        value |= usize::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+}
+
+/// Apply a git delta (`patch-delta.c`) to `base`; `None` for a malformed delta or
+/// one that does not fit `base`.
+#[must_use]
+pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
+    let mut at = 0;
+    let source_size = delta_varint(delta, &mut at)?;
+    let target_size = delta_varint(delta, &mut at)?;
+    // Each instruction copies at most the whole base or inserts at most 127 bytes, so
+    // a larger claimed size is damage (and must not become a huge allocation).
+    let most = delta
+        .len()
+        .saturating_mul(base.len().max(127))
+        .min(MAX_OBJECT_BYTES);
+    if source_size != base.len() || target_size > most {
+        return None;
+    }
+    // The header's size is only a hint until the result is checked against it.
+    let mut out = Vec::with_capacity(target_size.min(base.len().saturating_add(delta.len()) * 2));
+    while at < delta.len() {
+        let op = delta[at];
+        at += 1;
+        if op & 0x80 != 0 {
+            let mut offset = 0usize;
+            let mut size = 0usize;
+            for bit in 0..4 {
+                if op & (1 << bit) != 0 {
+                    offset |= usize::from(*delta.get(at)?) << (8 * bit);
+                    at += 1;
+                }
+            }
+            for bit in 0..3 {
+                if op & (0x10 << bit) != 0 {
+                    size |= usize::from(*delta.get(at)?) << (8 * bit);
+                    at += 1;
+                }
+            }
+            if size == 0 {
+                size = 0x10000;
+            }
+            out.extend_from_slice(base.get(offset..offset.checked_add(size)?)?);
+        } else if op != 0 {
+            let len = usize::from(op);
+            out.extend_from_slice(delta.get(at..at + len)?);
+            at += len;
+        } else {
+            return None;
+        }
+        if out.len() > target_size {
+            return None;
+        }
+    }
+    (out.len() == target_size).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_copy_and_insert() {
+        let base = b"hello world";
+        // sizes 11 -> 11; copy offset 0 size 6 ("hello "), insert "there".
+        let delta = [11, 11, 0x90, 6, 5, b't', b'h', b'e', b'r', b'e'];
+        assert_eq!(apply_delta(base, &delta).unwrap(), b"hello there");
+        // Wrong source size and a zero opcode are rejected.
+        assert_eq!(apply_delta(b"x", &delta), None);
+        assert_eq!(apply_delta(base, &[11, 1, 0]), None);
+        // A copy past the end of the base is rejected, not a panic.
+        assert_eq!(apply_delta(base, &[11, 5, 0x91, 9, 5]), None);
+        // An impossible target size is rejected before anything is allocated for it.
+        assert_eq!(
+            apply_delta(base, &[11, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x90, 6]),
+            None
+        );
+    }
+
+    #[test]
+    fn headers_decode_and_refuse_damage() {
+        // A tree of 5 bytes at offset 0.
+        assert!(matches!(
+            header(&[0x25], 0),
+            Ok(Entry::Base(ObjectKind::Tree, 1, 5))
+        ));
+        // An offset delta whose base would lie before the pack.
+        assert!(header(&[0x65, 0x10], 0)
+            .unwrap_err()
+            .contains("base distance"));
+        // Type 5 is reserved; a header cut short is truncated.
+        assert!(header(&[0x55], 0)
+            .unwrap_err()
+            .contains("unknown entry type 5"));
+        assert!(header(&[0xa5], 0).unwrap_err().contains("truncated"));
+    }
+}

@@ -1,0 +1,198 @@
+//! Pack index files (`pack-*.idx`, version 2): where in its pack each object lies.
+//!
+//! The 256-entry fan-out narrows an id to a bucket of the sorted id table, which an
+//! interpolation search then probes; after many lookups a hash table over the ids
+//! replaces the search (see [`Index::find`]).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use git2::Oid;
+use memmap2::Mmap;
+
+use super::{map_file, PackError};
+use crate::git::bytes::{be32, be64};
+
+/// Lookups after which an index builds its hash table: a history walk makes hundreds
+/// of thousands, a cache refresh a handful.
+const TABLE_AFTER_LOOKUPS: usize = if cfg!(test) { 1 } else { 4096 };
+
+/// Where the 20-byte ids start: after the 8-byte header and the 256 fan-out words.
+const NAMES_AT: usize = 8 + 256 * 4;
+
+/// One mapped version 2 pack index.
+pub(super) struct Index {
+    map: Mmap,
+    count: usize,
+    /// Where the 4-byte offsets start (after the ids and their CRCs).
+    offsets32: usize,
+    /// Where the 8-byte offsets of objects past 2 GiB start.
+    offsets64: usize,
+    /// Lookups so far, and the hash table built once they are many (see `find`).
+    lookups: AtomicUsize,
+    table: OnceLock<Option<IdTable>>,
+}
+
+impl Index {
+    /// Map and check the index at `path`.
+    pub(super) fn open(path: &Path) -> Result<Self, PackError> {
+        let map = map_file(path)?;
+        let corrupt = |detail: &str| PackError::Corrupt {
+            path: path.to_path_buf(),
+            detail: detail.to_owned(),
+        };
+        if map.get(0..8) != Some(&[0xff, b't', b'O', b'c', 0, 0, 0, 2][..]) {
+            return Err(corrupt("not a version 2 pack index"));
+        }
+        let count = be32(&map, 8 + 255 * 4).ok_or_else(|| corrupt("truncated fan-out"))?;
+        let count = usize::try_from(count).map_err(|_| corrupt("too many objects"))?;
+        // Each object has a 20-byte id, a 4-byte CRC and a 4-byte offset; the index
+        // ends with two 20-byte checksums.
+        let offsets32 = count
+            .checked_mul(24)
+            .and_then(|ids| ids.checked_add(NAMES_AT))
+            .ok_or_else(|| corrupt("too many objects"))?;
+        let offsets64 = offsets32
+            .checked_add(count * 4)
+            .ok_or_else(|| corrupt("too many objects"))?;
+        if map.len() < offsets64 + 40 {
+            return Err(corrupt("truncated index"));
+        }
+        Ok(Index {
+            map,
+            count,
+            offsets32,
+            offsets64,
+            lookups: AtomicUsize::new(0),
+            table: OnceLock::new(),
+        })
+    }
+
+    fn name(&self, index: usize) -> Option<&[u8]> {
+        let at = NAMES_AT + index * 20;
+        self.map.get(at..at + 20)
+    }
+
+    /// The 8 bytes after the first of an object id, as a number: object ids are
+    /// uniform, so this locates an id within its fan-out bucket.
+    fn key(name: &[u8]) -> u64 {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&name[1..9]);
+        u64::from_be_bytes(raw)
+    }
+
+    /// The pack offset of `oid`, if the index lists it.
+    pub(super) fn find(&self, oid: &Oid) -> Option<u64> {
+        let id = oid.as_bytes();
+        if self.lookups.fetch_add(1, Ordering::Relaxed) >= TABLE_AFTER_LOOKUPS {
+            // Concurrent workers share one table; a build that fails (a damaged
+            // index) is remembered, and the search below is used instead.
+            if let Some(table) = self.table.get_or_init(|| IdTable::build(self)) {
+                return self.offset(table.find(self, id)?);
+            }
+        }
+        let first = usize::from(*id.first()?);
+        let hi = usize::try_from(be32(&self.map, 8 + first * 4)?).ok()?;
+        let lo = if first == 0 {
+            0
+        } else {
+            usize::try_from(be32(&self.map, 8 + (first - 1) * 4)?).ok()?
+        };
+        let (mut lo, mut hi) = (lo, hi.min(self.count));
+        // Interpolation search: ids are uniformly distributed, so a guess from the
+        // key lands a few entries away, where a binary search over a whole bucket
+        // would touch a dozen cold cache lines.
+        let key = Self::key(id);
+        while hi - lo > 16 {
+            let (low_key, high_key) = (Self::key(self.name(lo)?), Self::key(self.name(hi - 1)?));
+            if key < low_key || key > high_key {
+                return None;
+            }
+            let span = u128::from(high_key - low_key).max(1);
+            let width = u128::try_from(hi - 1 - lo).ok()?;
+            let guess = lo + usize::try_from(u128::from(key - low_key) * width / span).ok()?;
+            match self.name(guess)?.cmp(id) {
+                std::cmp::Ordering::Equal => return self.offset(guess),
+                std::cmp::Ordering::Less => lo = guess + 1,
+                std::cmp::Ordering::Greater => hi = guess,
+            }
+        }
+        while lo < hi {
+            let mid = lo.midpoint(hi);
+            match self.name(mid)?.cmp(id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return self.offset(mid),
+            }
+        }
+        None
+    }
+
+    fn offset(&self, index: usize) -> Option<u64> {
+        let small = be32(&self.map, self.offsets32 + index * 4)?;
+        if small & 0x8000_0000 == 0 {
+            return Some(u64::from(small));
+        }
+        let large = usize::try_from(small & 0x7fff_ffff).ok()?;
+        be64(&self.map, self.offsets64 + large * 8)
+    }
+
+    /// Whether the hash table has been built (tests check that both lookups run).
+    #[cfg(test)]
+    pub(super) fn has_table(&self) -> bool {
+        self.table.get().is_some_and(Option::is_some)
+    }
+}
+
+/// Open-addressing table from 4 bytes of an object id to its position in the index:
+/// one probe where the index's own search touches a dozen cold cache lines.
+struct IdTable {
+    /// `(id bytes 4..8, position + 1)`; position 0 marks an empty slot.
+    slots: Vec<(u32, u32)>,
+    mask: usize,
+}
+
+impl IdTable {
+    fn build(index: &Index) -> Option<IdTable> {
+        let size = (index.count * 2).next_power_of_two().max(16);
+        let mut slots = vec![(0u32, 0u32); size];
+        let mask = size - 1;
+        for position in 0..index.count {
+            let name = index.name(position)?;
+            let (hash, tag) = Self::split(name);
+            let mut slot = hash & mask;
+            while slots[slot].1 != 0 {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = (tag, u32::try_from(position + 1).ok()?);
+        }
+        Some(IdTable { slots, mask })
+    }
+
+    /// Slot hash from bytes 8.. and tag from bytes 4..8 (ids are uniform, so any
+    /// bytes hash well).
+    fn split(id: &[u8]) -> (usize, u32) {
+        let mut hash = [0u8; std::mem::size_of::<usize>()];
+        hash.copy_from_slice(&id[8..8 + std::mem::size_of::<usize>()]);
+        let mut tag = [0u8; 4];
+        tag.copy_from_slice(&id[4..8]);
+        (usize::from_le_bytes(hash), u32::from_le_bytes(tag))
+    }
+
+    fn find(&self, index: &Index, id: &[u8]) -> Option<usize> {
+        let (hash, tag) = Self::split(id);
+        let mut slot = hash & self.mask;
+        loop {
+            let (slot_tag, position) = self.slots[slot];
+            if position == 0 {
+                return None;
+            }
+            let position = usize::try_from(position - 1).ok()?;
+            if slot_tag == tag && index.name(position)? == id {
+                return Some(position);
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+}
