@@ -50,18 +50,18 @@ fuzz_target!(|data: (Vec<Input>, Option<Vec<PinInput>>)| {
     let pins = pin_inputs.map(|list| {
         let mut pins: Vec<Pin> = Vec::new();
         for input in list {
-            let revision = revision(input.revision);
+            let pinned = revision(input.revision);
             let parent = input.parent.map(revision);
             // Pinned twice, its own parent, or the parent of an earlier pin (a parent
             // pinned further down): the parser refuses those.
             if pins.iter().any(|p| {
-                p.revision == revision || p.down_revision.as_deref() == Some(revision.as_str())
-            }) || parent.as_deref() == Some(revision.as_str())
+                p.revision == pinned || p.down_revision.as_deref() == Some(pinned.as_str())
+            }) || parent.as_deref() == Some(pinned.as_str())
             {
                 continue;
             }
             pins.push(Pin {
-                revision,
+                revision: pinned,
                 down_revision: parent,
                 file: "f.py".into(),
                 pinned_at: "0".repeat(40),
