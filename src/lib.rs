@@ -11,6 +11,7 @@ pub mod commitgraph;
 pub mod history;
 pub mod pack;
 pub mod parser;
+pub mod reorder;
 pub mod topo;
 pub mod versions;
 
