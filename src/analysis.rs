@@ -13,6 +13,7 @@ use crate::cache::{self, CacheMode, CachedCommit, CachedFile, DirCache, FirstAdd
 use crate::chain::{self, Chain, ChainError, Migration};
 use crate::history::{self, CommitAdds, CommitGraph, FirstAdd, HistoryError, Tip};
 use crate::parser::{DownRevision, PyVersion};
+use crate::pins::{self, PinError, PinSet, PinnedBuildError};
 use crate::versions::{self, Declared, Fallback, VersionsError, WorkTree};
 
 /// Errors of an analysis, by the stage that failed.
@@ -33,6 +34,9 @@ pub enum AnalysisError {
         #[source]
         source: ChainError,
     },
+    /// A pin file is malformed, or the migrations contradict it.
+    #[error(transparent)]
+    Pins(Box<PinError>),
 }
 
 /// What to analyse.
@@ -324,6 +328,7 @@ pub fn assemble(
     dir: &Path,
     declared: Vec<Declared>,
     found: &FoundAdds,
+    pins: Option<&PinSet>,
 ) -> Result<DirAnalysis, AnalysisError> {
     // The reference's git_sequence is the index in the deduplicated add order of the
     // names that exist now; files never added share the next index.
@@ -365,9 +370,12 @@ pub fn assemble(
         .collect();
     rows.sort_by_cached_key(|(m, _)| (m.git_sequence, chain::python_name_key(&m.filename)));
     let (files, first_add_commits): (Vec<Migration>, Vec<Option<Oid>>) = rows.into_iter().unzip();
-    let chain = chain::build(&files).map_err(|source| AnalysisError::Chain {
-        dir: dir.to_path_buf(),
-        source,
+    let chain = pins::build_chain(&files, pins).map_err(|error| match error {
+        PinnedBuildError::Chain(source) => AnalysisError::Chain {
+            dir: dir.to_path_buf(),
+            source,
+        },
+        PinnedBuildError::Pins(source) => source.into(),
     })?;
     Ok(DirAnalysis {
         dir: dir.to_path_buf(),
@@ -494,8 +502,9 @@ pub fn analyze(
     let mut indexes: HashMap<PathBuf, Arc<FirstAddIndex>> = HashMap::new();
     let mut results = Vec::with_capacity(plans.len());
     for plan in plans {
+        let pins = crate::safety::pins_beside(&plan.dir)?;
         if let Some((declared, found)) = plan.final_hit() {
-            results.push(assemble(&plan.dir, declared, &found)?);
+            results.push(assemble(&plan.dir, declared, &found, pins.as_ref())?);
             continue;
         }
         if !indexes.contains_key(&plan.repo_key) {
@@ -563,7 +572,7 @@ pub fn analyze(
                 },
             );
         }
-        results.push(assemble(&plan.dir, declared, &found)?);
+        results.push(assemble(&plan.dir, declared, &found, pins.as_ref())?);
     }
     Ok(results)
 }
@@ -666,11 +675,13 @@ pub fn analyze_at(
         detail,
     };
     let mut files = HashMap::new();
+    let mut pins = None;
     if let Some(tip_oid) = tip {
         let commit = repo
             .find_commit(tip_oid)
             .map_err(|e| bad(e.message().to_owned()))?;
         let root = commit.tree().map_err(|e| bad(e.message().to_owned()))?;
+        pins = crate::safety::pins_in_tree(&repo, &root, relative, rev)?;
         // A directory that does not exist yet at `rev` holds no migrations there.
         let tree = if relative.as_os_str().is_empty() {
             Some(root)
@@ -716,7 +727,7 @@ pub fn analyze_at(
     };
     let history = walk(&repo, tip, folder.as_deref(), request.threads, interrupted)?;
     let found = found_in_index(&index_from_history(&history, tip), &names);
-    assemble(dir, declared, &found)
+    assemble(dir, declared, &found, pins.as_ref())
 }
 
 /// Short id, author date (ISO 8601) and author name of each commit, for display.

@@ -14,6 +14,8 @@ use crate::cache::CacheMode;
 use crate::chain::Unchained;
 use crate::history::HistoryError;
 use crate::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
+use crate::pins::PinError;
+use crate::safety::{self, OrderCause};
 use crate::versions::{self, Fallback, VersionsError};
 
 pyo3::create_exception!(
@@ -90,6 +92,11 @@ fn to_py_err(error: AnalysisError) -> PyErr {
         ) => MigrationFileReadError::new_err(message),
         AnalysisError::Versions(_) => MigrationFileError::new_err(message),
         AnalysisError::Chain { .. } => ChainError::new_err(message),
+        AnalysisError::Pins(error) if matches!(*error, PinError::Read { .. }) => {
+            MigrationFileReadError::new_err(message)
+        }
+        AnalysisError::Pins(error) if error.is_malformed() => ChainFileError::new_err(message),
+        AnalysisError::Pins(_) => ChainError::new_err(message),
     }
 }
 
@@ -290,6 +297,124 @@ fn describe_commits(
     })
 }
 
+type PinRow = (String, Option<String>, String, String);
+
+fn pin_rows(pins: Vec<crate::pins::Pin>) -> Vec<PinRow> {
+    pins.into_iter()
+        .map(|p| (p.revision, p.down_revision, p.file, p.pinned_at))
+        .collect()
+}
+
+/// The pins beside a versions directory in the working tree, or `None`: `(pin file,
+/// rows)`, rows `(revision, down_revision, file, pinned_at)` in chain order.
+#[pyfunction]
+fn read_pins(py: Python<'_>, versions_dir: PathBuf) -> PyResult<Option<(PathBuf, Vec<PinRow>)>> {
+    guarded("reading a pin file", || {
+        let pins = py
+            .detach(|| safety::pins_beside(&versions_dir))
+            .map_err(|e| to_py_err(e.into()))?;
+        Ok(pins.map(|set| (set.source, pin_rows(set.pins))))
+    })
+}
+
+/// What re-pinning `versions_dir` at `rev` would write: `(pin file, commit, rows,
+/// added, exists, text)`; the last `added` rows are new.
+#[pyfunction]
+#[pyo3(signature = (versions_dir, rev, fallback))]
+fn plan_pins(
+    py: Python<'_>,
+    versions_dir: PathBuf,
+    rev: String,
+    fallback: Py<PyAny>,
+) -> PyResult<(PathBuf, String, Vec<PinRow>, usize, bool, String)> {
+    guarded("planning a pin file", || {
+        let request = Request {
+            dirs: vec![versions_dir.clone()],
+            python: python_version(py),
+            threads: threads(),
+            cache: CacheMode::from_env(),
+        };
+        let fallback = PyFallback { callable: fallback };
+        let interrupted = || Python::attach(|py| py.check_signals().is_err());
+        let plan = py
+            .detach(|| safety::plan_pins(&versions_dir, &rev, &request, &fallback, &interrupted))
+            .map_err(to_py_err)?;
+        Ok((
+            plan.file,
+            plan.commit.to_string(),
+            pin_rows(plan.pins),
+            plan.added,
+            plan.exists,
+            plan.text,
+        ))
+    })
+}
+
+type MergeRow = (String, String, usize, u32, u32, String, String);
+type OrderRow = Option<(&'static str, Option<MergeRow>)>;
+
+/// For each `(first, second)` commit pair, why git's order at `rev` (`HEAD` when
+/// `None`) lists `first` before `second`: `None` if it does not, `("ancestor", None)`,
+/// or `("merge", (merge, subject, parent count, first's parent index, second's parent
+/// index, landing commit, its subject))`.
+#[pyfunction]
+#[pyo3(signature = (versions_dir, rev, pairs))]
+fn explain_order(
+    py: Python<'_>,
+    versions_dir: PathBuf,
+    rev: Option<String>,
+    pairs: Vec<(String, String)>,
+) -> PyResult<Vec<OrderRow>> {
+    guarded("explaining the commit order", || {
+        let request = Request {
+            dirs: vec![versions_dir.clone()],
+            python: python_version(py),
+            threads: threads(),
+            cache: CacheMode::from_env(),
+        };
+        let interrupted = || Python::attach(|py| py.check_signals().is_err());
+        let causes = py
+            .detach(|| {
+                safety::explain_order(
+                    &versions_dir,
+                    rev.as_deref(),
+                    &pairs,
+                    &request,
+                    &interrupted,
+                )
+            })
+            .map_err(to_py_err)?;
+        Ok(causes
+            .into_iter()
+            .map(|cause| {
+                cause.map(|cause| match cause {
+                    OrderCause::Ancestor => ("ancestor", None),
+                    OrderCause::Merge {
+                        merge,
+                        merge_subject,
+                        merge_parents,
+                        earlier_parent,
+                        later_parent,
+                        landing,
+                        landing_subject,
+                    } => (
+                        "merge",
+                        Some((
+                            merge.to_string(),
+                            merge_subject,
+                            merge_parents,
+                            earlier_parent,
+                            later_parent,
+                            landing.to_string(),
+                            landing_subject,
+                        )),
+                    ),
+                })
+            })
+            .collect())
+    })
+}
+
 /// Parse one module's source with the native parser (used by the equivalence tests).
 ///
 /// Returns `("parsed", revision, is_dynamic, parents)` or `("delegate", reason)`.
@@ -350,6 +475,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_module_source, m)?)?;
     m.add_function(wrap_pyfunction!(analyze_at, m)?)?;
     m.add_function(wrap_pyfunction!(describe_commits, m)?)?;
+    m.add_function(wrap_pyfunction!(read_pins, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_pins, m)?)?;
+    m.add_function(wrap_pyfunction!(explain_order, m)?)?;
     m.add("GitHistoryError", py.get_type::<GitHistoryError>())?;
     m.add(
         "NotAGitRepositoryError",

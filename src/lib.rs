@@ -11,7 +11,9 @@ pub mod commitgraph;
 pub mod history;
 pub mod pack;
 pub mod parser;
+pub mod pins;
 pub mod reorder;
+pub mod safety;
 pub mod topo;
 pub mod versions;
 

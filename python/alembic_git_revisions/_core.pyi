@@ -36,6 +36,27 @@ def describe_commits(
 ) -> list[tuple[str, str, str]]:
     """``(short id, author date, author name)`` for each commit id."""
 
+PinRow = tuple[str, str | None, str, str]
+MergeRow = tuple[str, str, int, int, int, str, str]
+
+def read_pins(versions_dir: str | PathLike[str]) -> tuple[str, list[PinRow]] | None:
+    """The pin file beside the directory and its ``(revision, down_revision, file,
+    pinned_at)`` rows in chain order, or None without a pin file."""
+
+def plan_pins(
+    versions_dir: str | PathLike[str],
+    rev: str,
+    fallback: Callable[[str], tuple[str | None, bool, tuple[str, ...]]],
+) -> tuple[str, str, list[PinRow], int, bool, str]:
+    """``(pin file, commit, rows, added, exists, text)`` of re-pinning at *rev*."""
+
+def explain_order(
+    versions_dir: str | PathLike[str], rev: str | None, pairs: Sequence[tuple[str, str]]
+) -> list[tuple[str, MergeRow | None] | None]:
+    """Why git's order at *rev* lists the first commit of each pair before the second:
+    ``("ancestor", None)``, ``("merge", (merge, subject, parents, first's parent index,
+    second's parent index, landing commit, its subject))``, or None."""
+
 def parse_module_source(
     source: str, major: int, minor: int
 ) -> tuple[str, str | None, bool, tuple[str, ...]] | tuple[str, str]:
