@@ -25,7 +25,7 @@ from alembic_git_revisions._chain import (
     get_down_revision,
     parse_versions_dir,
 )
-from alembic_git_revisions._check import CheckResult, Finding, check_append_only
+from alembic_git_revisions._check import CheckResult, Finding, check_append_only, check_graph
 from alembic_git_revisions._native import VERSION as __version__
 from alembic_git_revisions._native import (
     ChainError,
@@ -38,6 +38,7 @@ from alembic_git_revisions._native import (
     RevisionNotFoundError,
     ShallowCloneError,
 )
+from alembic_git_revisions._pins import PINS_FILENAME, Pin, PinResult, pin_chain, read_pins
 from alembic_git_revisions._state import ChainState, Migration, build_chain_at, chain_state
 from alembic_git_revisions._template import install_template, rewrite_migration
 
@@ -51,6 +52,7 @@ def _cli() -> None:
 
 __all__ = [
     "CHAIN_FILENAME",
+    "PINS_FILENAME",
     "ChainError",
     "ChainFileError",
     "ChainState",
@@ -63,6 +65,8 @@ __all__ = [
     "MigrationFileError",
     "MigrationFileReadError",
     "NotAGitRepositoryError",
+    "Pin",
+    "PinResult",
     "RevisionNotFoundError",
     "ShallowCloneError",
     "__version__",
@@ -70,9 +74,12 @@ __all__ = [
     "build_chain_at",
     "chain_state",
     "check_append_only",
+    "check_graph",
     "generate_chain_file",
     "get_down_revision",
     "install_template",
     "parse_versions_dir",
+    "pin_chain",
+    "read_pins",
     "rewrite_migration",
 ]

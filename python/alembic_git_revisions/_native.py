@@ -98,6 +98,87 @@ def describe_commits(versions_dir: StrPath, oids: Sequence[str]) -> list[tuple[s
     return _core.describe_commits(os.fspath(versions_dir), list(oids))
 
 
+class Pin(NamedTuple):
+    """One entry of a ``revision_pins.json``."""
+
+    revision: str
+    #: The pinned parent; None for the root of a history with no static migration.
+    down_revision: str | None
+    #: The migration's file name when it was pinned.
+    file: str
+    #: Full id of the commit it was pinned at.
+    pinned_at: str
+
+
+class PinPlan(NamedTuple):
+    """What re-pinning a versions directory at a commit would write."""
+
+    pin_file: str
+    #: Full id of the commit pinned at.
+    commit: str
+    #: Every pin, the existing ones first.
+    pins: list[Pin]
+    #: How many pins are new (the last ones of ``pins``).
+    added: int
+    #: Whether the pin file exists already.
+    exists: bool
+    #: The file's new text.
+    text: str
+
+
+class MergeOrder(NamedTuple):
+    """The merge that put one commit before another in git's order."""
+
+    merge: str
+    merge_subject: str
+    merge_parents: int
+    #: Index (0 = first parent) of the side of the commit listed first.
+    first_side: int
+    #: Index of the side of the commit listed second.
+    second_side: int
+    #: The commit of the tip's first-parent line that brought the merge in (the
+    #: merge itself when it is on that line).
+    landing: str
+    landing_subject: str
+
+
+class OrderCause(NamedTuple):
+    """Why git lists one commit before another."""
+
+    #: ``"ancestor"`` or ``"merge"``.
+    kind: str
+    merge: MergeOrder | None
+
+
+def read_pins(versions_dir: StrPath) -> tuple[str, list[Pin]] | None:
+    """The pin file beside *versions_dir* and its pins, or None without one."""
+    found = _core.read_pins(os.fspath(versions_dir))
+    if found is None:
+        return None
+    source, rows = found
+    return os.fspath(source), [Pin(*row) for row in rows]
+
+
+def plan_pins(versions_dir: StrPath, ref: str) -> PinPlan:
+    """What re-pinning *versions_dir* at commit *ref* would write (nothing is written)."""
+    file, commit, rows, added, exists, text = _core.plan_pins(
+        os.fspath(versions_dir), ref, python_fallback
+    )
+    return PinPlan(os.fspath(file), commit, [Pin(*row) for row in rows], added, exists, text)
+
+
+def explain_order(
+    versions_dir: StrPath, ref: str | None, pairs: Sequence[tuple[str, str]]
+) -> list[OrderCause | None]:
+    """For each ``(first, second)`` commit pair, why git's order at *ref* (HEAD when
+    None) lists ``first`` before ``second``; None where it does not."""
+    rows = _core.explain_order(os.fspath(versions_dir), ref, list(pairs))
+    return [
+        None if row is None else OrderCause(row[0], None if row[1] is None else MergeOrder(*row[1]))
+        for row in rows
+    ]
+
+
 def declare_source(path: StrPath, raw: bytes) -> tuple[str | None, bool, tuple[str, ...]]:
     """``(revision, is_dynamic, static_parents)`` declared by one file's bytes."""
     try:
@@ -126,10 +207,14 @@ __all__ = [
     "DirAnalysis",
     "GitHistoryError",
     "InternalError",
+    "MergeOrder",
     "MigrationFileError",
     "MigrationFileReadError",
     "MigrationRecord",
     "NotAGitRepositoryError",
+    "OrderCause",
+    "Pin",
+    "PinPlan",
     "RevisionNotFoundError",
     "ShallowCloneError",
     "Unchained",
@@ -137,5 +222,8 @@ __all__ = [
     "analyze_at",
     "declare_source",
     "describe_commits",
+    "explain_order",
+    "plan_pins",
     "python_fallback",
+    "read_pins",
 ]

@@ -11,7 +11,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-_COMMANDS = ("generate", "check", "chain", "graph", "demo", "init", "rewrite")
+_COMMANDS = ("generate", "check", "chain", "graph", "pin", "demo", "init", "rewrite")
 
 
 def _dirs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--at", metavar="REF", help="draw it at this commit (no checkout)")
     graph.add_argument("--base", metavar="REF", help="mark where the chain at REF differs")
     graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+
+    _pin_parser(sub)
 
     sub.add_parser(
         "demo",
@@ -163,6 +165,37 @@ def _graph(options: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- pin
+
+
+def _pin_parser(sub: argparse._SubParsersAction) -> None:
+    pin = sub.add_parser(
+        "pin",
+        help="record the derived parents of the chain at REF in revision_pins.json "
+        "(append-only; run it at each deploy and commit the file)",
+    )
+    _dirs_arguments(pin)
+    pin.add_argument(
+        "--at", metavar="REF", default="HEAD", help="the deployed commit, tag or branch"
+    )
+
+
+def _pin(options: argparse.Namespace) -> int:
+    from alembic_git_revisions._pins import pin_chain
+
+    for versions_dir in _versions_dirs(options):
+        result = pin_chain(versions_dir, options.at)
+        at = f"{options.at} ({result.commit[:10]})"
+        if result.added:
+            print(
+                f"{result.pin_file}: pinned {len(result.added)} migration(s) at {at}, "
+                f"{len(result.pins)} in all"
+            )
+        else:
+            print(f"{result.pin_file}: nothing new to pin at {at}, {len(result.pins)} pinned")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -189,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _chain(options)
         if options.command == "graph":
             return _graph(options)
+        if options.command == "pin":
+            return _pin(options)
         if options.command == "init":
             from alembic_git_revisions._template import install_template
 
