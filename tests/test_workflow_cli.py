@@ -502,8 +502,10 @@ def test_check_fails_exactly_when_a_deployed_parent_changes(
             by_base = check_append_only(history.versions, base=sha)
             assert by_base.ok == expected_ok, f"{context}: {by_base.findings}"
             assert sorted(f.revision for f in by_base.findings) == changed, context
-            assert {f.kind for f in by_base.findings} <= {"parent-changed"}, context
+            assert {f.kind for f in by_base.findings} <= {"parent-changed", "renamed"}, context
             for finding in by_base.findings:
+                # A renamed finding is a parent change that a rename since the base caused.
+                assert (finding.kind == "renamed") == (finding.old_filename is not None), context
                 assert finding.old_parents == (base[finding.revision],), context
                 assert finding.new_parents == (head[finding.revision],), context
 

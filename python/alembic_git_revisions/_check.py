@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import itertools
 import os
 import pathlib
 import re
@@ -140,29 +139,26 @@ class _Context:
         )
 
     def hardcode_fix(self) -> str | None:
-        """Make the new migrations that git put before deployed ones static, in order,
-        after the last deployed migration; None where that would not work."""
+        """Hardcode the one new migration that git put before deployed ones to follow
+        the last deployed migration; None where that would not work."""
         deployed = [r for r in self.order if r in self.old]
         if not deployed:
             return None
         last = deployed[-1]
-        if not self.by_rev[last].is_dynamic:
-            # A static migration whose parent is static counts as a static head: the
-            # chain would get a second one. Pins handle that case.
-            return None
         early = [
             r
             for r in self.order[: self.position[last]]
             if r not in self.old and self.by_rev[r].is_dynamic
         ]
-        if not early:
+        # Hardcoding works through the hybrid rule (a static migration whose parent is
+        # dynamic goes right after it). A static parent instead makes the migration a
+        # second static head, and two hybrids on one parent make two heads: with
+        # several new migrations, or a static last one, only pins keep the chain.
+        if len(early) != 1 or not self.by_rev[last].is_dynamic:
             return None
-        steps = [f"down_revision = {last!r} in {early[0]}"]
-        steps += [f"down_revision = {prev!r} in {rev}" for prev, rev in itertools.pairwise(early)]
         return (
-            f"hardcode {' and '.join(steps)} (instead of get_down_revision): "
-            f"{'they then follow' if len(early) > 1 else 'it then follows'} {last}, the last "
-            "deployed migration"
+            f"hardcode down_revision = {last!r} in {early[0]} (instead of "
+            f"get_down_revision): it then follows {last}, the last deployed migration"
         )
 
 
