@@ -10,7 +10,8 @@ Alembic, ``build_chain``, ``generate_chain_file``, ``chain``, ``graph``, ``check
 ``chain --at`` and ``check --base`` with the pins as they were at that commit);
 re-pinning only appends (the file's diff adds lines only) and refuses anything else;
 a deleted or re-parented pinned migration and malformed pin files are errors naming
-the file.
+the file. Hypothesis feeds hostile pin files (arbitrary bytes, JSON of every shape,
+near-valid documents) against an independent statement of the format's rules.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from alembic_git_revisions import (
     pin_chain,
     read_pins,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_check_findings import feature_with_update_branch, merge_queue, sha
 from test_workflow_cli import (
     AGR,
@@ -57,6 +60,7 @@ from test_workflow_cli import (
 )
 
 PIN_FILE = f"migrations/{PINS_FILENAME}"
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def committed_project(path: pathlib.Path) -> GitWorkdir:
@@ -397,3 +401,137 @@ def test_an_unreadable_pin_file_is_an_os_error(tmp_path: pathlib.Path) -> None:
     (versions.parent / PINS_FILENAME).mkdir()
     with pytest.raises(OSError, match=f"cannot read pin file {versions.parent / PINS_FILENAME}"):
         build_chain(versions)
+
+
+# ------------------------------------------------------------- hostile files
+
+HEX = "0123456789abcdef"
+PIN_KEYS = ("revision", "down_revision", "file", "pinned_at")
+
+
+def _valid_pin_file(data: object) -> bool:
+    """The format's rules, restated independently of the core (the oracle)."""
+    if not isinstance(data, dict) or set(data) != {"format", "version", "pins"}:
+        return False
+    version, pins = data["version"], data["pins"]
+    if data["format"] != "alembic-git-revisions pins" or type(version) is not int:
+        return False
+    if version != 1 or not isinstance(pins, list):
+        return False
+    seen: dict[str, int] = {}
+    for index, pin in enumerate(pins):
+        if not isinstance(pin, dict) or set(pin) != set(PIN_KEYS):
+            return False
+        revision, parent, file, at = (pin[k] for k in PIN_KEYS)
+        if not (isinstance(revision, str) and revision and isinstance(file, str) and file):
+            return False
+        if not (parent is None or (isinstance(parent, str) and parent)):
+            return False
+        if not (isinstance(at, str) and len(at) == 40 and set(at) <= set(HEX)):
+            return False
+        if revision in seen:
+            return False
+        seen[revision] = index
+    return all(
+        pin["down_revision"] not in seen or seen[pin["down_revision"]] < index
+        for index, pin in enumerate(pins)
+    )
+
+
+_text = st.sampled_from(["r", "a", "b", "", "a.py", "0" * 40, "f" * 40, "A" * 40])
+_value = st.one_of(st.none(), _text, st.integers(-2, 2), st.booleans(), st.floats(0, 2))
+_good_pin = st.fixed_dictionaries(
+    {
+        "revision": st.sampled_from(["a", "r", "b"]),
+        "down_revision": st.sampled_from([None, "r", "a", "b"]),
+        "file": st.sampled_from(["a_a.py", "x.py"]),
+        "pinned_at": st.sampled_from(["0" * 40, "f" * 40]),
+    }
+)
+_any_pin = st.one_of(
+    _good_pin.map(lambda pin: {**pin, "extra": 1}),
+    st.dictionaries(st.sampled_from([*PIN_KEYS, "extra"]), _value, min_size=3, max_size=5),
+)
+_document = st.one_of(
+    # Well-formed but for duplicates, pin order and contradictions with the directory.
+    st.fixed_dictionaries(
+        {
+            "format": st.just("alembic-git-revisions pins"),
+            "version": st.just(1),
+            "pins": st.lists(_good_pin, max_size=3),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "format": st.sampled_from(["alembic-git-revisions pins", "x"]),
+            "version": st.sampled_from([1, 2, 1.0, True, "1"]),
+            "pins": st.lists(st.one_of(_good_pin, _any_pin), max_size=3),
+        },
+        optional={"extra": _value},
+    ),
+    st.lists(_value, max_size=3),
+    _value,
+)
+
+
+@pytest.fixture(scope="module")
+def unborn_project(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A versions directory (static root r, dynamic a) in a repository with no commits."""
+    root = tmp_path_factory.mktemp("hostile")
+    GitWorkdir(root / "repo")
+    versions = root / "repo" / "m" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "r_root.py").write_text("revision = 'r'\ndown_revision = None\n")
+    (versions / "a_a.py").write_text(
+        "from alembic_git_revisions import get_down_revision\n"
+        "revision = 'a'\ndown_revision = get_down_revision(revision)\n"
+    )
+    return versions
+
+
+def _judge(versions: pathlib.Path, raw: bytes) -> None:
+    pin_file = versions.parent / PINS_FILENAME
+    pin_file.write_bytes(raw)
+    build_chain.cache_clear()
+    try:
+        data: object = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        data = None
+        valid = False
+    else:
+        valid = _valid_pin_file(data)
+    try:
+        chain = build_chain(versions)
+    except ChainFileError as error:
+        assert not valid, (raw, error)
+        assert str(error).startswith(f"{pin_file} is not a valid pin file: "), error
+    except ChainError as error:
+        # The file is fine but pins something the directory contradicts.
+        assert valid, (raw, error)
+        assert str(pin_file) in str(error)
+    else:
+        assert valid, raw
+        assert isinstance(data, dict)
+        pinned = {p["revision"]: p["down_revision"] for p in data["pins"]}
+        assert chain == {"a": pinned.get("a", "r")}
+
+
+@SETTINGS
+@given(document=_document)
+def test_structured_pin_files(unborn_project: pathlib.Path, document: object) -> None:
+    _judge(unborn_project, json.dumps(document).encode())
+
+
+@SETTINGS
+@given(raw=st.binary(max_size=200))
+def test_arbitrary_bytes_as_a_pin_file(unborn_project: pathlib.Path, raw: bytes) -> None:
+    _judge(unborn_project, raw)
+
+
+def test_a_valid_hostile_example(unborn_project: pathlib.Path) -> None:
+    pins = [
+        {"revision": "a", "down_revision": "r", "file": "a_a.py", "pinned_at": "0" * 40},
+    ]
+    document = {"format": "alembic-git-revisions pins", "version": 1, "pins": pins}
+    assert _valid_pin_file(document)
+    _judge(unborn_project, json.dumps(document).encode())

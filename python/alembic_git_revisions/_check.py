@@ -292,7 +292,9 @@ def _reorder_findings(context: _Context, old_state: ChainState | None) -> list[F
         second = by_rev[revision].commit
         if revision not in renamed and first and second and first != second:
             pairs.append((first, second))
-    causes = dict(zip(pairs, _native.explain_order(context.path, None, pairs), strict=True))
+    # Loading the commit graph costs a walk of every commit: only when needed.
+    explained = _native.explain_order(context.path, None, pairs) if pairs else []
+    causes = dict(zip(pairs, explained, strict=True))
     context.describe(
         [c.merge.merge for c in causes.values() if c and c.merge]
         + [c.merge.landing for c in causes.values() if c and c.merge]
