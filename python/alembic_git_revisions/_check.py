@@ -129,6 +129,11 @@ class _Context:
         details = ", ".join(x for x in (date, author) if x)
         return f"{short} ({details})" if details else short
 
+    def merge_text(self, commit: str, subject: str) -> str:
+        short, date, _ = self._info.get(commit, (commit[:10], "", ""))
+        details = ", ".join(x for x in (f'"{subject}"' if subject else "", date) if x)
+        return f"{short} ({details})" if details else short
+
     def pin_fix(self) -> str:
         at = self.base if self.base is not None else "<the deployed commit>"
         return (
@@ -358,7 +363,7 @@ def _parent_changed(
         kind_of_cause = "merge-on-target-line" if on_line else "merged-into-feature"
         text += (
             f" How: {inserted} and the deployed {revision} were added on two lines of history, "
-            f"joined by merge {_merge_text(context, order.merge, order.merge_subject)} with "
+            f"joined by merge {context.merge_text(order.merge, order.merge_subject)} with "
             f"{inserted}'s side as parent {order.first_side + 1} and {revision}'s as parent "
             f"{order.second_side + 1}; git's topological order, which the chain follows, lists "
             "the side of a merge's earlier parent first."
@@ -381,7 +386,7 @@ def _parent_changed(
                 " That merge is not on HEAD's first-parent line: it merged the target branch "
                 'into the feature branch (GitHub\'s "Update branch", or `git merge` / `git '
                 "pull` on the feature branch), and merge "
-                f"{_merge_text(context, order.landing, order.landing_subject)} brought it in. "
+                f"{context.merge_text(order.landing, order.landing_subject)} brought it in. "
                 "Merging the other way round does not help: that merge already has the target "
                 f"branch as first parent, and {revision} had reached the feature branch "
                 "through the earlier merge."
@@ -421,12 +426,6 @@ def _parent_changed(
         fixes=tuple(fixes),
         message=_with_fixes(text, fixes),
     )
-
-
-def _merge_text(context: _Context, commit: str, subject: str) -> str:
-    short, date, _ = context._info.get(commit, (commit[:10], "", ""))
-    details = ", ".join(x for x in (f'"{subject}"' if subject else "", date) if x)
-    return f"{short} ({details})" if details else short
 
 
 def _renamed(
