@@ -374,14 +374,26 @@ def test_reporter_finds_every_finding_in_a_json_report() -> None:
                 ],
             },
         ],
+        "graphs": [
+            {
+                "config": "alembic.ini [alembic]",
+                "ok": False,
+                "findings": [{"kind": "graph-heads", "message": "2 heads for no label"}],
+            }
+        ],
     }
     annotations, summary = report.render(1, "", json.dumps(document), "agr check")
     assert annotations == [
         "::error title=alembic-git-revisions%3A parent-changed::X: parent changed",
         "::error title=alembic-git-revisions%3A multiple-heads::2 heads | Y, Z",
+        "::error title=alembic-git-revisions%3A graph-heads::2 heads for no label",
     ]
-    assert "### alembic-git-revisions check: 2 finding(s)" in summary
+    assert "### alembic-git-revisions check: 3 findings" in summary
     assert "| multiple-heads | 2 heads \\| Y, Z |" in summary
+    document["graphs"] = []
+    del document["directories"][1]["findings"][1]
+    _, summary = report.render(1, "", json.dumps(document), "agr check")
+    assert "### alembic-git-revisions check: 1 finding\n" in summary
 
 
 def test_reporter_on_errors_and_unreadable_reports() -> None:

@@ -17,8 +17,8 @@ parent (``get_down_revision``) or hardcode Alembic's exactly as expected:
 
 Each test runs with the newest Alembic and with the oldest one the package declares
 (see ``alembic_envs``). ``template_down_revision`` is also checked directly, and its
-prediction of the core's chain (``_decide.derive``) against the core on generated
-directories.
+prediction (``_decide.derive``: the core's chain builder on the directory's files with
+the new one in place) against the core on generated directories.
 """
 
 from __future__ import annotations
@@ -308,15 +308,16 @@ def test_prediction_matches_the_core(tmp_path: pathlib.Path, seed: int) -> None:
     versions.mkdir(parents=True, exist_ok=True)
     for trial in range(4):
         try:
-            entries, _ = _decide.directory_entries(versions)
+            directory = _decide.read_directory(versions)
         except _decide.Unchecked:
             return  # duplicate ids or cycles: the core refuses, nothing to predict
+        entries = directory.entries
         revision = f"{rng.getrandbits(48):012x}"
         known = [e.revision for e in entries]
         parents = tuple(rng.sample(known, min(len(known), rng.randint(0, 2)))) if known else ()
         dynamic = rng.random() < 0.5
         request = _decide.Request(revision, versions / f"{revision}_new.py", parents, ())
-        predicted = _decide.derive(_decide.with_request(request, entries, dynamic=dynamic))
+        predicted = directory.derive(_decide.with_request(request, entries, dynamic=dynamic))
         down = gitrepo.Dynamic() if dynamic else (parents or None)
         if len(parents) == 1 and not dynamic:
             down = parents[0]

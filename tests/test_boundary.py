@@ -2,7 +2,8 @@
 
 * The core's results are typed objects with the attribute names and types the rest of
   the package codes against (``_native.DirAnalysis``, ``MigrationRecord``,
-  ``Unchained``), frozen.
+  ``Unchained``, ``Pin``, ``PinFile``, ``PinPlan``, ``OrderCause``, ``MergeOrder``),
+  frozen; ``build_chain_from`` is the product's chain builder on plain data.
 * Exceptions carry the facts they are about as attributes (the file, the revision,
   the git directory, the object id) and show their public names.
 * ``MigrationFile.from_file`` reads a file with the core's own pipeline, and agrees
@@ -23,6 +24,7 @@ import gitrepo
 import pytest
 from alembic_git_revisions import (
     ChainError,
+    ChainFileError,
     GitHistoryError,
     MigrationFile,
     MigrationFileError,
@@ -124,6 +126,71 @@ def test_unchained_says_why(tmp_path: pathlib.Path) -> None:
     assert analysis.unchained.heads == ("a1", "b2")
     with pytest.raises(ValueError, match="reason must be"):
         _native.Unchained(revision="c3", reason="other", heads=())
+
+
+def test_pin_results_are_typed_and_frozen(tmp_path: pathlib.Path) -> None:
+    repo = committed(
+        tmp_path,
+        {"a1_m.py": migration_source("a1", None), "b2_m.py": migration_source("b2", Dynamic())},
+    )
+    versions = repo.path / VERSIONS
+    assert _native.read_pins(versions) is None
+    plan = _native.plan_pins(versions, "HEAD")
+    assert isinstance(plan, _native.PinPlan)
+    pin = _native.Pin(revision="b2", down_revision="a1", file="b2_m.py", pinned_at=repo.sha())
+    assert plan.pins == (pin,) and hash(plan.pins[0]) == hash(pin)
+    assert (plan.pin_file, plan.commit, plan.added, plan.exists) == (
+        str(versions.parent / "revision_pins.json"),
+        repo.sha(),
+        1,
+        False,
+    )
+    assert "Pin(revision='b2', down_revision='a1'" in repr(pin)
+    with pytest.raises(AttributeError):
+        pin.revision = "x"  # type: ignore[misc]
+    (versions.parent / "revision_pins.json").write_text(plan.text, encoding="utf-8")
+    found = _native.read_pins(versions)
+    assert found == _native.PinFile(str(versions.parent / "revision_pins.json"), [pin])
+    assert isinstance(found, _native.PinFile) and found.pins == (pin,)
+
+    first = repo.sha()
+    repo.commit({f"{VERSIONS}/c3_m.py": migration_source("c3", Dynamic())})
+    repo.flush()
+    (cause, none) = _native.explain_order(versions, None, [(first, repo.sha()), ("x", "y")])
+    assert none is None
+    assert cause == _native.explain_order(versions, "HEAD", [(first, repo.sha())])[0]
+    assert isinstance(cause, _native.OrderCause)
+    assert (cause.kind, cause.merge) == ("ancestor", None)
+
+
+def test_build_chain_from_is_the_cores_builder(tmp_path: pathlib.Path) -> None:
+    repo = committed(
+        tmp_path,
+        {
+            "a1_m.py": migration_source("a1", None),
+            "b2_m.py": migration_source("b2", Dynamic()),
+            "h5_m.py": migration_source("h5", "b2"),
+        },
+    )
+    repo.commit({f"{VERSIONS}/c3_m.py": migration_source("c3", Dynamic())})
+    repo.flush()
+    versions = repo.path / VERSIONS
+    (analysis,) = _native.analyze([versions])
+    built = _native.build_chain_from(versions, list(reversed(analysis.files)))
+    assert built == analysis, "the records in any order give the analysis back"
+
+    # Pins fix parents in advance, as a pin file beside the directory does.
+    pins = _native.PinFile("p/revision_pins.json", [_native.Pin("c3", "a1", "c3_m.py", "0" * 40)])
+    pinned = _native.build_chain_from(versions, analysis.files, pins)
+    assert pinned.chain == {"c3": "a1", "b2": "c3"}
+    with pytest.raises(ChainError, match="no migration declares it any more") as gone:
+        _native.build_chain_from(versions, analysis.files[:1], pins)
+    assert (gone.value.path, gone.value.revision) == (str(versions), "c3")
+    assert gone.value.pin_file == "p/revision_pins.json"
+    twice = [*analysis.files, analysis.files[0]]
+    with pytest.raises(ChainError) as duplicate:
+        _native.build_chain_from(versions, twice)
+    assert duplicate.value.revision == "a1"
 
 
 def test_one_declaration_pipeline() -> None:
@@ -229,6 +296,28 @@ def test_not_a_repository_names_the_directory(tmp_path: pathlib.Path) -> None:
     # Pickling keeps them too (as multiprocessing does).
     copy = pickle.loads(pickle.dumps(amended.value))
     assert type(copy) is NotAGitRepositoryError and copy.path == amended.value.path
+
+
+def test_amended_messages_keep_the_attributes(tmp_path: pathlib.Path) -> None:
+    """_state and _chain add advice to core exceptions without losing their facts."""
+    outside = tmp_path / "app"
+    (outside / "versions").mkdir(parents=True)
+    with pytest.raises(NotAGitRepositoryError) as state:
+        chain_state(outside / "versions")
+    assert "revision_chain.json does not exist to read the chain from" in str(state.value)
+    assert state.value.path == str(outside.resolve())
+    chain_file = outside / "revision_chain.json"
+    chain_file.write_text("[]", encoding="utf-8")
+    with pytest.raises(ChainFileError) as malformed:
+        build_chain(outside / "versions")
+    assert malformed.value.path == str(chain_file)
+    chain_file.unlink()
+    chain_file.mkdir()
+    with pytest.raises(MigrationFileReadError) as unreadable:
+        build_chain(outside / "versions")
+    assert (unreadable.value.path, unreadable.value.errno) == (str(chain_file), 21)
+    amended = _native.amended(unreadable.value, "other words")
+    assert (str(amended), amended.path, amended.errno) == ("other words", str(chain_file), 21)
 
 
 def test_shallow_clone_names_its_git_dir(tmp_path: pathlib.Path) -> None:

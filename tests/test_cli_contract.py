@@ -108,7 +108,13 @@ def test_version() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "meant"),
-    [("chek", "check"), ("chian", "chain"), ("grpah", "graph"), ("genrate", "generate")],
+    [
+        ("chek", "check"),
+        ("chian", "chain"),
+        ("grpah", "graph"),
+        ("genrate", "generate"),
+        ("pni", "pin"),
+    ],
 )
 def test_mistyped_commands_get_a_suggestion(tmp_path: pathlib.Path, typed: str, meant: str) -> None:
     (tmp_path / "dir").mkdir()
@@ -119,7 +125,7 @@ def test_mistyped_commands_get_a_suggestion(tmp_path: pathlib.Path, typed: str, 
 def test_a_word_that_is_neither_command_nor_directory(tmp_path: pathlib.Path) -> None:
     message = error_of(agr("versions"))
     assert message == (
-        "'versions' is neither a command (generate, check, chain, graph, demo, init, "
+        "'versions' is neither a command (generate, check, chain, graph, pin, demo, init, "
         "rewrite) nor a directory"
     )
 
@@ -154,7 +160,7 @@ def test_plural_counts(tmp_path: pathlib.Path) -> None:
 # ------------------------------------------------------------------- exit codes
 
 
-@pytest.mark.parametrize("command", ["check", "chain", "graph", "generate"])
+@pytest.mark.parametrize("command", ["check", "chain", "graph", "generate", "pin"])
 def test_missing_and_empty_directories_are_errors(tmp_path: pathlib.Path, command: str) -> None:
     _repo, one, _ = two_dirs(tmp_path / "repo")
     missing = one.parent / "versionz"

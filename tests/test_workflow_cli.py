@@ -292,12 +292,12 @@ def test_fast_forward_onto_a_feature_first_merge_is_caught(tmp_path: pathlib.Pat
     ] == [
         ("parent-changed", A, (ROOT,), (F,), F, f_commit),
     ]
-    assert result.summary == f"{versions}: 1 problem(s) found"
+    assert result.summary == f"{versions}: 1 problem found"
 
     cli = run(work.path, AGR, "check", PROJECT_VERSIONS, "--base", "deployed")
     assert cli.status == 1, cli
     assert cli.out == ""
-    assert f"{PROJECT_VERSIONS}: 1 problem(s) found" in cli.err
+    assert f"{PROJECT_VERSIONS}: 1 problem found" in cli.err
     assert f"[parent-changed] {A} ({A}_create_a.py): parent changed {ROOT} -> {F}" in cli.err
     assert f"new migration {F} was inserted before it" in cli.err
     assert f"first added in commit {f_commit[:10]}" in cli.err
@@ -508,8 +508,10 @@ def test_check_fails_exactly_when_a_deployed_parent_changes(
             by_base = check_append_only(history.versions, base=sha)
             assert by_base.ok == expected_ok, f"{context}: {by_base.findings}"
             assert sorted(f.revision for f in by_base.findings) == changed, context
-            assert {f.kind for f in by_base.findings} <= {"parent-changed"}, context
+            assert {f.kind for f in by_base.findings} <= {"parent-changed", "renamed"}, context
             for finding in by_base.findings:
+                # A renamed finding is a parent change that a rename since the base caused.
+                assert (finding.kind == "renamed") == (finding.old_filename is not None), context
                 assert finding.old_parents == (base[finding.revision],), context
                 assert finding.new_parents == (head[finding.revision],), context
 
@@ -570,7 +572,7 @@ def test_check_fails_on_a_stale_chain_file(tmp_path: pathlib.Path) -> None:
     assert cli.status == 1
     chain_file = repo.path / "m" / "revision_chain.json"
     assert (
-        f"[stale-chain-file] {chain_file} disagrees with git history on 1 revision(s) "
+        f"[stale-chain-file] {chain_file} disagrees with git history on 1 revision "
         f"(first: {B}); regenerate it with: alembic-git-revisions {versions}" in cli.err
     )
 
@@ -931,12 +933,15 @@ def test_config_with_two_version_locations(tmp_path: pathlib.Path) -> None:
         for revision in chain:
             assert revision in text.out
 
+    # Alembic loads both locations into one revision graph: two unrelated roots make
+    # two heads there (see test_check_findings for the graph checks in full).
     check = agr("check", "--config", ini)
-    assert check.status == 0, check.err
-    assert check.out.splitlines() == [
-        f"{first}: OK, 3 migrations, 1 head",
-        f"{second}: OK, 3 migrations, 1 head",
-    ]
+    assert check.status == 1, check.err
+    assert check.out.splitlines() == [f"{first}: OK, 3 migrations", f"{second}: OK, 3 migrations"]
+    assert f"{ini} [alembic]: revision graph of 2 version locations: 1 problem found" in check.err
+    assert "[graph-heads] the 2 version locations form one revision graph with 2 heads" in (
+        check.err
+    )
 
 
 def test_config_with_recursive_version_locations(tmp_path: pathlib.Path) -> None:

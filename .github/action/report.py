@@ -78,7 +78,9 @@ def render(status: int, output: str, report: str | None, command: str) -> tuple[
     if status == 0:
         heading, level = "OK", "warning"
     elif status == 1:
-        heading, level = f"{len(found)} finding(s)" if found else "findings", "error"
+        count = len(found)
+        heading = f"{count} finding{'' if count == 1 else 's'}" if found else "findings"
+        level = "error"
     else:
         heading, level = f"error (exit {status})", "error"
 

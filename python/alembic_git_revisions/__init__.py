@@ -26,7 +26,7 @@ from alembic_git_revisions._chain import (
     get_down_revision,
     parse_versions_dir,
 )
-from alembic_git_revisions._check import CheckResult, Finding, check_append_only
+from alembic_git_revisions._check import CheckResult, Finding, check_append_only, check_graph
 from alembic_git_revisions._decide import DownRevisionChoice
 from alembic_git_revisions._native import VERSION as __version__
 from alembic_git_revisions._native import (
@@ -40,6 +40,7 @@ from alembic_git_revisions._native import (
     RevisionNotFoundError,
     ShallowCloneError,
 )
+from alembic_git_revisions._pins import PINS_FILENAME, Pin, PinResult, pin_chain, read_pins
 from alembic_git_revisions._state import ChainState, Migration, build_chain_at, chain_state
 from alembic_git_revisions._template import (
     install_template,
@@ -57,6 +58,7 @@ def _cli() -> None:
 
 __all__ = [
     "CHAIN_FILENAME",
+    "PINS_FILENAME",
     "ChainError",
     "ChainFileError",
     "ChainState",
@@ -70,6 +72,8 @@ __all__ = [
     "MigrationFileError",
     "MigrationFileReadError",
     "NotAGitRepositoryError",
+    "Pin",
+    "PinResult",
     "RevisionNotFoundError",
     "ShallowCloneError",
     "StaleChainFileWarning",
@@ -78,10 +82,13 @@ __all__ = [
     "build_chain_at",
     "chain_state",
     "check_append_only",
+    "check_graph",
     "generate_chain_file",
     "get_down_revision",
     "install_template",
     "parse_versions_dir",
+    "pin_chain",
+    "read_pins",
     "rewrite_migration",
     "template_down_revision",
 ]

@@ -104,57 +104,77 @@ def _chain_file_of(versions_dir: pathlib.Path) -> pathlib.Path:
     return versions_dir.parent / CHAIN_FILENAME
 
 
+def _chain_file_error(chain_file: pathlib.Path, message: str) -> _native.ChainFileError:
+    """A ``ChainFileError`` naming *chain_file* (its ``path``), as the core's are."""
+    error = _native.ChainFileError(message)
+    error.path = os.fspath(chain_file)
+    return error
+
+
 def _load_chain_file(chain_file: pathlib.Path) -> dict[str, str | None]:
     """Read and validate a ``revision_chain.json``."""
     try:
         text = chain_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise _native.ChainFileError(f"{chain_file} is not UTF-8 text; regenerate it") from None
+        raise _chain_file_error(
+            chain_file, f"{chain_file} is not UTF-8 text; regenerate it"
+        ) from None
     except OSError as exc:
-        raise _native.MigrationFileReadError(
+        unreadable = _native.MigrationFileReadError(
             f"cannot read {chain_file}: {exc.strerror or exc}"
-        ) from exc
+        )
+        unreadable.path, unreadable.errno = os.fspath(chain_file), exc.errno
+        raise unreadable from exc
     if not text.strip():
-        raise _native.ChainFileError(
+        raise _chain_file_error(
+            chain_file,
             f"{chain_file} is empty; regenerate it with: alembic-git-revisions "
-            f"{chain_file.parent / 'versions'}"
+            f"{chain_file.parent / 'versions'}",
         )
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _native.ChainFileError(
+        raise _chain_file_error(
+            chain_file,
             f"{chain_file} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
-            f"{exc.colno}); it may be truncated. Regenerate it"
+            f"{exc.colno}); it may be truncated. Regenerate it",
         ) from None
     except (ValueError, RecursionError) as exc:
         # Numbers past int's digit limit, arrays nested past the recursion limit.
-        raise _native.ChainFileError(
+        raise _chain_file_error(
+            chain_file,
             f"{chain_file} is not a chain file ({type(exc).__name__}: {str(exc)[:80]}); "
-            "regenerate it"
+            "regenerate it",
         ) from None
     if not isinstance(data, dict):
-        raise _native.ChainFileError(
+        raise _chain_file_error(
+            chain_file,
             f"{chain_file} must hold a JSON object mapping revision to down_revision, "
-            f"not a {type(data).__name__}"
+            f"not a {type(data).__name__}",
         )
     for key, value in data.items():
         if not isinstance(value, str) and value is not None:
-            raise _native.ChainFileError(
+            raise _chain_file_error(
+                chain_file,
                 f"{chain_file}: the down_revision of {key!r} must be a string or null, "
-                f"not {json.dumps(value)[:40]}"
+                f"not {json.dumps(value)[:40]}",
             )
     return data
 
 
 def _write_chain_file(chain_file: pathlib.Path, chain: dict[str, str | None]) -> None:
-    """Write atomically: a temp file in the same directory, then a rename."""
-    payload = json.dumps(chain, indent=2, sort_keys=True) + "\n"
-    handle, temp = tempfile.mkstemp(prefix=f".{CHAIN_FILENAME}.", dir=chain_file.parent)
+    """Write a ``revision_chain.json`` atomically."""
+    _write_atomically(chain_file, json.dumps(chain, indent=2, sort_keys=True) + "\n")
+
+
+def _write_atomically(target: pathlib.Path, text: str) -> None:
+    """A temp file in the same directory, then a rename: readers see old or new."""
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(payload)
+            out.write(text)
         os.chmod(temp, 0o644)
-        os.replace(temp, chain_file)
+        os.replace(temp, target)
     except BaseException:
         try:
             os.unlink(temp)

@@ -17,20 +17,29 @@ __all__ = [
     "DirAnalysis",
     "GitHistoryError",
     "InternalError",
+    "MergeOrder",
     "MigrationFileError",
     "MigrationFileReadError",
     "MigrationRecord",
     "NotAGitRepositoryError",
+    "OrderCause",
     "ParsedModule",
+    "Pin",
+    "PinFile",
+    "PinPlan",
     "RevisionNotFoundError",
     "ShallowCloneError",
     "Unchained",
     "__version__",
     "analyze",
     "analyze_at",
+    "build_chain_from",
     "declare_file",
     "describe_commits",
+    "explain_order",
     "parse_module_source",
+    "plan_pins",
+    "read_pins",
 ]
 
 _Fallback = Callable[[str], tuple[str | None, bool, tuple[str, ...]]]
@@ -156,6 +165,101 @@ class DelegatedModule:
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
+class Pin:
+    """One entry of a ``revision_pins.json``. Frozen, hashable."""
+
+    def __new__(
+        cls, revision: str, down_revision: str | None, file: str, pinned_at: str
+    ) -> Pin: ...
+    @property
+    def revision(self) -> str: ...
+    @property
+    def down_revision(self) -> str | None:
+        """The pinned parent; None for the root of a history with no static migration."""
+    @property
+    def file(self) -> str:
+        """The migration's file name when it was pinned."""
+    @property
+    def pinned_at(self) -> str:
+        """Full id of the commit it was pinned at."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class PinFile:
+    """A pin file and its pins, in chain order. Frozen."""
+
+    def __new__(cls, path: str | PathLike[str], pins: Sequence[Pin]) -> PinFile: ...
+    @property
+    def path(self) -> str:
+        """Where the pins were read from: a path, or ``REF:path`` for a file in a commit."""
+    @property
+    def pins(self) -> tuple[Pin, ...]:
+        """The pins, parents first."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class PinPlan:
+    """What re-pinning a versions directory at a commit would write (``plan_pins``)."""
+
+    @property
+    def pin_file(self) -> str:
+        """The pin file in the working tree."""
+    @property
+    def commit(self) -> str:
+        """Full id of the commit pinned at."""
+    @property
+    def pins(self) -> tuple[Pin, ...]:
+        """Every pin, the existing ones first; the last ``added`` are new."""
+    @property
+    def added(self) -> int: ...
+    @property
+    def exists(self) -> bool:
+        """Whether the pin file exists already."""
+    @property
+    def text(self) -> str:
+        """The file's new text."""
+
+@final
+class MergeOrder:
+    """The merge that put one commit before another in git's order. Frozen, hashable."""
+
+    @property
+    def merge(self) -> str:
+        """Full id of the deciding merge."""
+    @property
+    def merge_subject(self) -> str: ...
+    @property
+    def merge_parents(self) -> int: ...
+    @property
+    def first_side(self) -> int:
+        """Index (0 = first parent) of the merge's parent on the side of the commit listed
+        first."""
+    @property
+    def second_side(self) -> int:
+        """Index of the parent on the side of the commit listed second."""
+    @property
+    def landing(self) -> str:
+        """The commit of the tip's first-parent line that brought the merge in (the merge
+        itself when it is on that line)."""
+    @property
+    def landing_subject(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class OrderCause:
+    """Why git lists one commit before another (``explain_order``). Frozen, hashable."""
+
+    @property
+    def kind(self) -> Literal["ancestor", "merge"]: ...
+    @property
+    def merge(self) -> MergeOrder | None:
+        """The deciding merge, for ``"merge"``."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
 # --------------------------------------------------------------------------- functions
 
 def analyze(
@@ -190,6 +294,32 @@ def declare_file(path: str | PathLike[str], fallback: _Fallback) -> Declaration:
 
 def parse_module_source(source: str, major: int, minor: int) -> ParsedModule | DelegatedModule:
     """The native parser alone, for Python *major*.*minor*'s grammar."""
+
+def read_pins(versions_dir: str | PathLike[str]) -> PinFile | None:
+    """The ``revision_pins.json`` beside the directory, or None without one.
+
+    Raises :class:`ChainFileError` (malformed) or :class:`MigrationFileReadError`.
+    """
+
+def plan_pins(versions_dir: str | PathLike[str], rev: str, fallback: _Fallback) -> PinPlan:
+    """What re-pinning *versions_dir* at commit *rev* would write; nothing is written.
+
+    Raises :class:`ChainError` when it would not be a pure append.
+    """
+
+def explain_order(
+    versions_dir: str | PathLike[str], rev: str | None, pairs: Sequence[tuple[str, str]]
+) -> list[OrderCause | None]:
+    """For each ``(first, second)`` pair of commit ids, why git's order at *rev* (``HEAD``
+    when None) lists *first* before *second*; None where it does not."""
+
+def build_chain_from(
+    versions_dir: str | PathLike[str],
+    records: Sequence[MigrationRecord],
+    pins: PinFile | None = None,
+) -> DirAnalysis:
+    """The product's chain builder on plain data: *records* (any order) and *pins*, for
+    a directory named *versions_dir* in errors. Raises :class:`ChainError`."""
 
 # --------------------------------------------------------------------------- exceptions
 # Shown as ``alembic_git_revisions.<Name>``. Attributes the core cannot fill are None
@@ -227,17 +357,25 @@ class MigrationFileReadError(OSError):
     path: str | None
 
 class ChainError(ValueError):
-    """The migrations of a versions directory (``path``) cannot be chained."""
+    """The migrations of a versions directory (``path``) cannot be chained, or they
+    contradict their pin file (``pin_file``), or re-pinning it was refused."""
 
     path: str | None
-    #: The revision id two files declare (then ``files`` names them).
+    #: The revision id two files declare (then ``files`` names them), or the pinned
+    #: migration at fault.
     revision: str | None
     files: tuple[str, ...]
-    #: The revisions around a cycle of hardcoded parents, the first repeated last.
+    #: The revisions around a cycle of hardcoded (or pinned) parents, the first
+    #: repeated last.
     cycle: tuple[str, ...]
+    #: The ``revision_pins.json`` the error is about.
+    pin_file: str | None
 
 class ChainFileError(ValueError):
-    """revision_chain.json is unreadable, malformed or stale."""
+    """``revision_chain.json`` or ``revision_pins.json`` (``path``) is malformed, or
+    ``revision_chain.json`` is stale."""
+
+    path: str | None
 
 class RevisionNotFoundError(ValueError):
     """A revision is not part of the derived chain."""

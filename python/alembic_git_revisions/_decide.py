@@ -5,11 +5,12 @@ last migration of its directory's derived line as its parent, so it can only exp
 "extend the line". Alembic asks for more: a merge (several parents), a branch label,
 ``--head`` on a revision that is not the end of the line, ``--splice``. This module
 answers, before anything is written, what the core would derive for the directory
-once the new file exists (:func:`derive` mirrors ``src/chain.rs``) and so whether
-the migration Alembic asked for is a dynamic one (:func:`dynamic_reason` finds no
-reason against), a hardcoded one, or one that no file in this directory can express
-without changing the parents of migrations that already exist
-(:func:`static_changes` lists them; the template then refuses to write it).
+once the new file exists (:func:`derive` runs the product's own chain builder on the
+directory's files with the new one in place, honouring its ``revision_pins.json``)
+and so whether the migration Alembic asked for is a dynamic one
+(:func:`dynamic_reason` finds no reason against), a hardcoded one, or one that no file
+in this directory can express without changing the parents of migrations that already
+exist (:func:`static_changes` lists them; the template then refuses to write it).
 
 Used by the ``script.py.mako`` template (through ``template_down_revision``) and by
 ``rewrite``.
@@ -87,49 +88,29 @@ class Derived:
     unchained: str | None
 
 
-def derive(entries: Iterable[Entry]) -> Derived:
-    """The derived parents of a directory holding *entries*: ``src/chain.rs::build``.
+def derive(
+    entries: Iterable[Entry], pins: _native.PinFile | None = None, *, versions_dir: StrPath = "."
+) -> Derived:
+    """The derived parents of a directory holding *entries* (and pinned by *pins*): the
+    product's chain builder (``migrations::chain::build``) on plain data.
 
     Dynamic migrations are chained in git add order after the single head of the purely
     static migrations; a hybrid (a static migration with a dynamic parent) is slotted in
     right after that parent, and later dynamic migrations chain after it. A dynamic
     migration first in line gets ``None`` when no static migration is present, and is
-    left unchained when the static ones have no single head.
+    left unchained when the static ones have no single head. Pinned migrations keep
+    their pinned parents. Raises :class:`Unchecked` where the builder refuses the
+    files (duplicate ids, cyclic parents, files that contradict the pins).
     """
-    files = sorted(entries, key=lambda e: (e.sequence, e.filename))
-    static = {e.revision for e in files if not e.dynamic}
-    dynamic = {e.revision for e in files if e.dynamic}
-    pure_static = [e for e in files if not e.dynamic and all(p in static for p in e.parents)]
-    consumed = {p for e in pure_static for p in e.parents}
-    heads = sorted({e.revision for e in pure_static} - consumed)
-    static_head = heads[0] if len(heads) == 1 else None
-
-    def target(entry: Entry) -> str | None:
-        return next((p for p in entry.parents if p in dynamic), None)
-
-    has_plain_static = any(not e.dynamic and target(e) is None for e in files)
-    sequence_of = {e.revision: e.sequence for e in files if e.dynamic}
-    participants: list[tuple[tuple[int, int, str], Entry]] = []
-    for entry in files:
-        if entry.dynamic:
-            participants.append(((entry.sequence, 0, entry.filename), entry))
-        elif (parent := target(entry)) is not None:
-            participants.append(((sequence_of[parent], 1, entry.filename), entry))
-    participants.sort(key=lambda item: item[0])
-
-    links: dict[str, str | None] = {}
-    unchained = None
-    previous = static_head
-    for index, (_, entry) in enumerate(participants):
-        if entry.dynamic:
-            if previous is not None:
-                links[entry.revision] = previous
-            elif index == 0 and not has_plain_static:
-                links[entry.revision] = None
-            else:
-                unchained = entry.revision
-        previous = entry.revision
-    return Derived(links, unchained)
+    records = [
+        _native.MigrationRecord(e.revision, e.filename, e.sequence, e.dynamic, e.parents, None)
+        for e in entries
+    ]
+    try:
+        built = _native.build_chain_from(versions_dir, records, pins)
+    except _native.ChainError as exc:
+        raise Unchecked(f"the derived line of {versions_dir} cannot be built ({exc})") from exc
+    return Derived(dict(built.chain), built.unchained.revision if built.unchained else None)
 
 
 def to_tuple(value: RevisionArg) -> tuple[str, ...]:
@@ -145,18 +126,37 @@ class Unchecked(Exception):
     """The derived line of a directory could not be read; hardcode Alembic's value."""
 
 
-def directory_entries(versions_dir: pathlib.Path) -> tuple[list[Entry], Derived]:
-    """The directory's files as entries and what the core derives for them.
+@dataclasses.dataclass(frozen=True)
+class Directory:
+    """A versions directory as the chain builder sees it."""
 
-    Raises :class:`Unchecked` when git history cannot be read or when :func:`derive`
-    disagrees with the core (then the prediction cannot be trusted).
+    path: pathlib.Path
+    #: Its files, in add order.
+    entries: list[Entry]
+    #: Its ``revision_pins.json``, if any: predictions honour it as the core does.
+    pins: _native.PinFile | None
+    #: What the core derives for it now.
+    current: Derived
+
+    def derive(self, entries: Iterable[Entry]) -> Derived:
+        """What the core would derive for this directory holding *entries*."""
+        return derive(entries, self.pins, versions_dir=self.path)
+
+
+def read_directory(versions_dir: pathlib.Path) -> Directory:
+    """The directory's files as entries, its pins and what the core derives for them.
+
+    Raises :class:`Unchecked` when git history or the pin file cannot be read, or when
+    the files given back to the chain builder do not give the core's chain (then the
+    prediction cannot be trusted).
     """
     if not versions_dir.is_dir():
         # Alembic creates the directory just before writing (or a date subdirectory
         # that does not exist yet): nothing in it to derive from.
-        return [], Derived({}, None)
+        return Directory(versions_dir, [], None, Derived({}, None))
     try:
         (analysis,) = _native.analyze([versions_dir])
+        pins = _native.read_pins(versions_dir)
     except (RuntimeError, ValueError, OSError) as exc:
         raise Unchecked(f"cannot read the derived line of {versions_dir} ({exc})") from exc
     entries = [
@@ -173,12 +173,13 @@ def directory_entries(versions_dir: pathlib.Path) -> tuple[list[Entry], Derived]
     core = Derived(
         dict(analysis.chain), analysis.unchained.revision if analysis.unchained else None
     )
-    if derive(entries) != core:
+    directory = Directory(versions_dir, entries, pins, core)
+    if directory.derive(entries) != core:
         raise Unchecked(
             f"alembic-git-revisions could not predict the derived line of {versions_dir} "
             "(an internal mismatch; please report it)"
         )
-    return entries, core
+    return directory
 
 
 def display(path: pathlib.Path) -> str:
@@ -217,7 +218,7 @@ class Request:
     branch_labels: tuple[str, ...]
 
 
-def dynamic_reason(request: Request, entries: list[Entry], current: Derived) -> str | None:
+def dynamic_reason(request: Request, directory: Directory) -> str | None:
     """``None`` when deriving *request*'s parent from git gives exactly Alembic's parent
     and leaves every other migration's parent alone; otherwise why not."""
     if len(request.parents) > 1:
@@ -226,7 +227,7 @@ def dynamic_reason(request: Request, entries: list[Entry], current: Derived) -> 
         labels = ", ".join(request.branch_labels)
         return f"branch label {labels} (a labelled migration keeps the parent it was given)"
     wanted = request.parents[0] if request.parents else None
-    after = derive(with_request(request, entries, dynamic=True))
+    after = directory.derive(with_request(request, directory.entries, dynamic=True))
     if request.revision not in after.links:
         return (
             f"Alembic's parent is {_shown([wanted])}, but in the line derived from git history "
@@ -239,16 +240,16 @@ def dynamic_reason(request: Request, entries: list[Entry], current: Derived) -> 
             f"Alembic's parent is {_shown([wanted])}, but in the line derived from git history "
             f"for {display(request.path.parent)} it would be {_shown([derived])}"
         )
-    if changed_parents(current, after, ignore=request.revision):
+    if changed_parents(directory.current, after, ignore=request.revision):
         return "deriving it would change the parents of other migrations"
     return None
 
 
-def static_changes(request: Request, entries: list[Entry], current: Derived) -> list[str]:
+def static_changes(request: Request, directory: Directory) -> list[str]:
     """How writing *request* with Alembic's parents hardcoded would change the derived
     parents of the migrations already in its directory (empty: it would not)."""
-    after = derive(with_request(request, entries, dynamic=False))
-    return changed_parents(current, after, ignore=request.revision)
+    after = directory.derive(with_request(request, directory.entries, dynamic=False))
+    return changed_parents(directory.current, after, ignore=request.revision)
 
 
 def with_request(request: Request, entries: list[Entry], *, dynamic: bool) -> list[Entry]:

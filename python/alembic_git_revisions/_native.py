@@ -1,9 +1,10 @@
 """The one door to the native core: every call into ``_core`` goes through here.
 
 The rest of the package sees the core's typed results (:class:`DirAnalysis`,
-:class:`MigrationRecord`, :class:`Unchained`, :class:`Declaration`) and the public
-exception classes, re-exported from ``_core``; this module adds only the CPython
-fallback parser that the core hands the files it does not read itself.
+:class:`MigrationRecord`, :class:`Unchained`, :class:`Declaration`, :class:`Pin`,
+:class:`PinFile`, :class:`PinPlan`, :class:`OrderCause`, :class:`MergeOrder`) and the
+public exception classes, re-exported from ``_core``; this module adds only the
+CPython fallback parser that the core hands the files it does not read itself.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ from alembic_git_revisions._core import (
     DirAnalysis,
     GitHistoryError,
     InternalError,
+    MergeOrder,
     MigrationFileError,
     MigrationFileReadError,
     MigrationRecord,
     NotAGitRepositoryError,
+    OrderCause,
+    Pin,
+    PinFile,
+    PinPlan,
     RevisionNotFoundError,
     ShallowCloneError,
     Unchained,
@@ -65,10 +71,38 @@ def declare_file(path: StrPath) -> Declaration:
     return _core.declare_file(path, python_fallback)
 
 
+def read_pins(versions_dir: StrPath) -> PinFile | None:
+    """The ``revision_pins.json`` beside *versions_dir*, or None without one."""
+    return _core.read_pins(versions_dir)
+
+
+def plan_pins(versions_dir: StrPath, ref: str) -> PinPlan:
+    """What re-pinning *versions_dir* at commit *ref* would write (nothing is written)."""
+    return _core.plan_pins(versions_dir, ref, python_fallback)
+
+
+def explain_order(
+    versions_dir: StrPath, ref: str | None, pairs: Sequence[tuple[str, str]]
+) -> list[OrderCause | None]:
+    """For each ``(first, second)`` commit pair, why git's order at *ref* (``HEAD`` when
+    None) lists *first* before *second*; None where it does not."""
+    return _core.explain_order(versions_dir, ref, list(pairs))
+
+
+def build_chain_from(
+    versions_dir: StrPath, records: Sequence[MigrationRecord], pins: PinFile | None = None
+) -> DirAnalysis:
+    """The product's chain builder on *records* (any order) and *pins*, without git."""
+    return _core.build_chain_from(versions_dir, list(records), pins)
+
+
 def amended(error: _E, message: str) -> _E:
     """*error* with another message: same class, same attributes (``path``, ...)."""
     new = type(error)(message)
     new.__dict__.update(error.__dict__)
+    if isinstance(error, OSError) and isinstance(new, OSError):
+        # OSError keeps errno in a slot, not in __dict__.
+        new.errno = error.errno
     return new
 
 
@@ -80,17 +114,26 @@ __all__ = [
     "DirAnalysis",
     "GitHistoryError",
     "InternalError",
+    "MergeOrder",
     "MigrationFileError",
     "MigrationFileReadError",
     "MigrationRecord",
     "NotAGitRepositoryError",
+    "OrderCause",
+    "Pin",
+    "PinFile",
+    "PinPlan",
     "RevisionNotFoundError",
     "ShallowCloneError",
     "Unchained",
     "amended",
     "analyze",
     "analyze_at",
+    "build_chain_from",
     "declare_file",
     "describe_commits",
+    "explain_order",
+    "plan_pins",
     "python_fallback",
+    "read_pins",
 ]

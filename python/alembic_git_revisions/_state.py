@@ -174,8 +174,8 @@ def chain_state(versions_dir: StrPath, ref: str | None = None) -> ChainState:
         except (_native.NotAGitRepositoryError, _native.ShallowCloneError) as exc:
             chain_file = _chain._chain_file_of(path)
             if not chain_file.is_file():
-                raise type(exc)(
-                    f"{exc}, and {chain_file} does not exist to read the chain from"
+                raise _native.amended(
+                    exc, f"{exc}, and {chain_file} does not exist to read the chain from"
                 ) from None
             state = _state_from_chain_file(path, chain_file)
         else:

@@ -88,11 +88,11 @@ def template_down_revision(
             parents=_decide.to_tuple(down_revision),
             branch_labels=_decide.to_tuple(branch_labels),
         )
-        entries, current = _decide.directory_entries(target.parent)
-        reason = _decide.dynamic_reason(request, entries, current)
+        directory = _decide.read_directory(target.parent)
+        reason = _decide.dynamic_reason(request, directory)
         if reason is None:
             return DownRevisionChoice(True)
-        changes = _decide.static_changes(request, entries, current)
+        changes = _decide.static_changes(request, directory)
     except _decide.Unchecked as exc:
         # The reason lands in a file that gets committed: no absolute paths.
         where = str(pathlib.Path.cwd()) + os.sep
@@ -287,10 +287,9 @@ def _why_left(tree: ast.Module, target: pathlib.Path) -> str | None:
         return "revision or down_revision is not a string"
     request = _decide.Request(revision, target.absolute(), (down,) if down else (), ())
     try:
-        entries, current = _decide.directory_entries(request.path.parent)
+        return _decide.dynamic_reason(request, _decide.read_directory(request.path.parent))
     except _decide.Unchecked as exc:
         return str(exc)
-    return _decide.dynamic_reason(request, entries, current)
 
 
 def _moved_by(tree: ast.Module, target: pathlib.Path) -> list[str]:
@@ -298,11 +297,13 @@ def _moved_by(tree: ast.Module, target: pathlib.Path) -> list[str]:
     other migrations of its directory (Alembic wrote it before the hook ran)."""
     try:
         _, revision = _literal(tree, "revision")
-        entries, current = _decide.directory_entries(target.absolute().parent)
+        directory = _decide.read_directory(target.absolute().parent)
+        others = [e for e in directory.entries if e.filename != target.name]
+        changes = _decide.changed_parents(
+            directory.derive(others), directory.current, ignore=str(revision)
+        )
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, _decide.Unchecked):
         return []
-    others = [e for e in entries if e.filename != target.name]
-    changes = _decide.changed_parents(_decide.derive(others), current, ignore=str(revision))
     if not changes:
         return []
     return [

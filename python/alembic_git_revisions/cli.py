@@ -25,7 +25,7 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
-_COMMANDS = ("generate", "check", "chain", "graph", "demo", "init", "rewrite")
+_COMMANDS = ("generate", "check", "chain", "graph", "pin", "demo", "init", "rewrite")
 
 
 class UsageError(Exception):
@@ -101,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="fail (exit 1) if the chain at HEAD is not an append-only extension of a "
-        "deployed one, has several heads or a stale revision_chain.json",
+        "deployed one, has several heads or a stale revision_chain.json; with --config "
+        "or several directories, also if they do not form one revision graph",
         epilog="Exit status: 0 OK, 1 problems found, 2 usage or tool error.",
     )
     _dirs_arguments(check)
@@ -138,6 +139,22 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--at", metavar="REF", help="draw it at this commit (no checkout)")
     graph.add_argument("--base", metavar="REF", help="mark where the chain at REF differs")
     graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+
+    pin = sub.add_parser(
+        "pin",
+        help="record the derived parent of every migration of the chain at REF in "
+        "revision_pins.json beside each directory (append-only; run it at each deploy "
+        "and commit the file)",
+        epilog="Exit status: 0 pinned (or nothing new to pin), 2 usage or tool error, "
+        "including a re-pin that would change or drop a pin.",
+    )
+    _dirs_arguments(pin)
+    pin.add_argument(
+        "--at",
+        metavar="REF",
+        default="HEAD",
+        help="the deployed commit, tag or branch (default: HEAD)",
+    )
 
     sub.add_parser(
         "demo",
@@ -183,32 +200,52 @@ def _directories(options: argparse.Namespace, *, at: str | None = None) -> list[
     Each must exist and hold migrations, except with ``--at`` (a directory may be
     absent from the working tree but present at the ref; checked once computed).
     """
+    found: dict[pathlib.Path, None] = {}
+    for _, directories in _graphs(options, at=at):
+        found.update(dict.fromkeys(directories))
+    return list(found)
+
+
+def _graphs(
+    options: argparse.Namespace, *, at: str | None = None
+) -> list[tuple[str | None, list[pathlib.Path]]]:
+    """The versions directories by the revision graph Alembic loads them into: those
+    given on the command line form one (labelled None), each configuration section
+    another (labelled with its files and section). Checked as :func:`_directories`
+    says."""
     from alembic_git_revisions import _config
 
-    locations = [_config.VersionLocation(path) for path in options.versions_dirs]
     if options.name and not options.config:
         raise UsageError("--name selects a section of --config; give --config too")
+    groups: list[tuple[str | None, list[_config.VersionLocation]]] = []
+    if options.versions_dirs:
+        groups.append((None, [_config.VersionLocation(path) for path in options.versions_dirs]))
     if options.config:
         for config in _config.read_config(
             options.config, sections=options.name or [_config.DEFAULT_SECTION]
         ):
-            locations.extend(config.locations)
-    if not locations:
+            files = " + ".join(str(file) for file in config.files)
+            ini = any(file.suffix.lower() != ".toml" for file in config.files)
+            groups.append((f"{files} [{config.section}]" if ini else files, list(config.locations)))
+    if not groups:
         raise UsageError("give at least one VERSIONS_DIR, or --config alembic.ini")
-    found: dict[pathlib.Path, None] = {}
-    for location in locations:
-        if at is None:
-            _require_directory(location.path)
-        directories = _config.versions_dirs(location)
-        if not directories:
-            raise _config.ConfigError(
-                f"{location.path} holds no migrations, nor does any directory below it"
-            )
-        for directory in directories:
-            if at is None and not _config.holds_migrations(directory):
-                raise _config.ConfigError(f"{directory} holds no migrations")
-            found.setdefault(directory)
-    return list(found)
+    graphs = []
+    for label, locations in groups:
+        found: dict[pathlib.Path, None] = {}
+        for location in locations:
+            if at is None:
+                _require_directory(location.path)
+            directories = _config.versions_dirs(location)
+            if not directories:
+                raise _config.ConfigError(
+                    f"{location.path} holds no migrations, nor does any directory below it"
+                )
+            for directory in directories:
+                if at is None and not _config.holds_migrations(directory):
+                    raise _config.ConfigError(f"{directory} holds no migrations")
+                found.setdefault(directory)
+        graphs.append((label, list(found)))
+    return graphs
 
 
 def _require_directory(path: pathlib.Path) -> None:
@@ -260,18 +297,40 @@ def _generate(options: argparse.Namespace) -> int:
 
 def _check(options: argparse.Namespace) -> int:
     from alembic_git_revisions import _render
-    from alembic_git_revisions._check import check_append_only
-    from alembic_git_revisions._state import recording
+    from alembic_git_revisions._check import check_graph, check_state, graph_summary
+    from alembic_git_revisions._state import ChainState, chain_state
+
+    # Alembic loads the version locations of one configuration section into one
+    # revision graph: heads and parents are judged over all of them together. Several
+    # directories given on the command line are taken as one such graph too.
+    graphs = [
+        (label, members)
+        for label, members in _graphs(options)
+        if label is not None or len(members) > 1
+    ]
+    directories = _directories(options)
+    heads: dict[pathlib.Path, ChainState] = {}
+    failures: dict[pathlib.Path, Exception] = {}
+    for directory in directories:
+        try:
+            heads[directory] = chain_state(directory)
+        except (RuntimeError, ValueError, OSError) as exc:
+            failures[directory] = exc
 
     entries: list[dict[str, Any]] = []
     status = EXIT_OK
-    for directory in _directories(options):
+    for directory in directories:
         entry: dict[str, Any] = {"path": str(directory)}
+        head = heads.get(directory)
         try:
-            with recording() as states:
-                result = check_append_only(
-                    directory, base=options.base, previous_chain=options.previous_chain
-                )
+            if head is None:
+                raise failures[directory]
+            result = check_state(
+                head,
+                base=options.base,
+                previous_chain=options.previous_chain,
+                locations=_other_locations(directory, graphs, heads),
+            )
         except (RuntimeError, ValueError, OSError) as exc:
             status = EXIT_ERROR
             entry.update(ok=False, source=None, chain_file=None, summary=None)
@@ -280,12 +339,10 @@ def _check(options: argparse.Namespace) -> int:
                 print(f"{PROG}: error: {exc}", file=sys.stderr)
             entries.append(entry)
             continue
-        head = next((s for s in states if s.ref is None), None)
-        chain_file = head.chain_file if head is not None else None
         entry.update(
             ok=result.ok,
-            source="chain-file" if chain_file is not None else "git",
-            chain_file=None if chain_file is None else str(chain_file),
+            source=_render.source_of(head),
+            chain_file=None if head.chain_file is None else str(head.chain_file),
             summary=result.summary,
             error=None,
             findings=[_render.finding_dict(f) for f in result.findings],
@@ -295,14 +352,34 @@ def _check(options: argparse.Namespace) -> int:
             status = EXIT_FINDINGS
         if options.format == "json":
             continue
-        if head is not None:
-            _note_chain_files([head])
-        if result.ok:
-            print(result.summary)
-            continue
-        print(result.summary, file=sys.stderr)
-        for finding in result.findings:
-            print(f"  - [{finding.kind}] {finding.message}", file=sys.stderr)
+        _note_chain_files([head])
+        _print_result(result.summary, result.findings)
+
+    graph_entries: list[dict[str, Any]] = []
+    for label, members in graphs:
+        prefix = f"{label}: " if label is not None else ""
+        graph: dict[str, Any] = {"config": label, "paths": [str(m) for m in members]}
+        unread = [m for m in members if m not in heads]
+        if unread:
+            error = f"not checked: {_plural(len(unread), 'version location')} could not be read"
+            graph.update(ok=False, summary=None, error=error, findings=[])
+            if options.format == "text":
+                print(f"{PROG}: {prefix}revision graph {error}", file=sys.stderr)
+        else:
+            states = [heads[m] for m in members]
+            findings = check_graph(states)
+            summary = prefix + graph_summary(states, findings)
+            graph.update(
+                ok=not findings,
+                summary=summary,
+                error=None,
+                findings=[_render.finding_dict(f) for f in findings],
+            )
+            if findings and status == EXIT_OK:
+                status = EXIT_FINDINGS
+            if options.format == "text":
+                _print_result(summary, findings)
+        graph_entries.append(graph)
     if options.format == "json":
         document = {
             "version": _render.JSON_SCHEMA_VERSION,
@@ -313,9 +390,41 @@ def _check(options: argparse.Namespace) -> int:
             if options.previous_chain is None
             else str(options.previous_chain),
             "directories": entries,
+            "graphs": graph_entries,
         }
         print(json.dumps(document, indent=2))
     return status
+
+
+def _other_locations(
+    directory: pathlib.Path,
+    graphs: Sequence[tuple[str | None, list[pathlib.Path]]],
+    heads: dict[pathlib.Path, Any],
+) -> list[Any] | None:
+    """The states of the locations that share a revision graph with *directory*; None
+    when it is in no graph (a single directory checked alone)."""
+    others: dict[pathlib.Path, None] | None = None
+    for _, members in graphs:
+        if directory in members:
+            others = others or {}
+            others.update(dict.fromkeys(m for m in members if m != directory and m in heads))
+    return None if others is None else [heads[m] for m in others]
+
+
+def _print_result(summary: str, findings: Sequence[Any]) -> None:
+    """A check's summary on stdout when OK; else it and its findings on stderr."""
+    if not findings:
+        print(summary)
+        return
+    print(summary, file=sys.stderr)
+    for finding in findings:
+        print(f"  - [{finding.kind}] {finding.message}", file=sys.stderr)
+
+
+def _plural(count: int, noun: str) -> str:
+    from alembic_git_revisions._state import plural
+
+    return plural(count, noun)
 
 
 def _chain(options: argparse.Namespace) -> int:
@@ -355,6 +464,25 @@ def _graph(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pin(options: argparse.Namespace) -> int:
+    from alembic_git_revisions import _pins
+
+    # Every directory is planned before any file is written: a refusal for one
+    # leaves all pin files as they were.
+    plans = [_pins.plan(directory, options.at) for directory in _directories(options)]
+    for planned in plans:
+        result = _pins.write_plan(planned)
+        at = f"{options.at} ({result.commit[:10]})"
+        if result.added:
+            print(
+                f"{result.pin_file}: pinned {_plural(len(result.added), 'migration')} at {at}, "
+                f"{len(result.pins)} in all"
+            )
+        else:
+            print(f"{result.pin_file}: nothing new to pin at {at}, {len(result.pins)} pinned")
+    return EXIT_OK
+
+
 def _init(options: argparse.Namespace) -> int:
     from alembic_git_revisions._template import install_template
 
@@ -383,6 +511,7 @@ _HANDLERS = {
     "check": _check,
     "chain": _chain,
     "graph": _graph,
+    "pin": _pin,
     "init": _init,
     "rewrite": _rewrite,
     "demo": _demo,

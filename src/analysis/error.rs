@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::migrations::chain::ChainError;
+use crate::migrations::pins::PinError;
 use crate::{git, migrations, parallel, walk};
 
 /// Errors of an analysis, by the layer that failed.
@@ -25,6 +26,11 @@ pub enum AnalysisError {
         #[source]
         source: ChainError,
     },
+    /// A pin file cannot be read or is malformed, or re-pinning was refused. (Reading
+    /// one from git fails as [`AnalysisError::Git`]; migrations that contradict their
+    /// pins cannot be chained: [`AnalysisError::Chain`].)
+    #[error(transparent)]
+    Pins(Box<PinError>),
     /// A count exceeds what the first-add index's 32-bit numbers hold.
     #[error("{what} exceed {}, more than this tool supports", u32::MAX)]
     TooLarge {
@@ -47,6 +53,17 @@ impl From<git::Error> for AnalysisError {
         match error {
             git::Error::Interrupted => AnalysisError::Interrupted,
             other => AnalysisError::Git(other),
+        }
+    }
+}
+
+impl From<PinError> for AnalysisError {
+    fn from(error: PinError) -> Self {
+        match error {
+            PinError::Git(error) => (*error).into(),
+            // Boxed: pin errors carry several paths and ids, and every analysis result
+            // would otherwise pay for their size.
+            other => AnalysisError::Pins(Box::new(other)),
         }
     }
 }

@@ -5,10 +5,14 @@
 //! This is the only module that combines the layers: [`crate::git`] reads the
 //! repository, [`crate::walk`] turns history into first adds, [`crate::migrations`]
 //! reads the files and builds chains, and [`crate::store`] keeps what can be reused
-//! between processes. When a cached fact applies is decided in `cached`.
+//! between processes. When a cached fact applies is decided in `cached`. Two
+//! requests besides the chain: what re-pinning would write ([`plan_pins`]) and which
+//! merge put one commit before another ([`explain_order`]).
 
 mod cached;
 mod error;
+mod order;
+mod pin;
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -19,11 +23,14 @@ use git2::Oid;
 
 use self::cached::{cache_folder, walk_history, DirPlan, RepoState};
 pub use self::error::AnalysisError;
+pub use self::order::{explain_order, MergeOrder, OrderCause};
+pub use self::pin::{plan_pins, PinPlan};
 use crate::git::{self, describe, snapshot, Repository, Tip};
 use crate::migrations::chain::{self, Chain, Migration};
 use crate::migrations::declaration::{self, Fallback, FileSource, InMemory, WorkTree};
 use crate::migrations::listing::{self, name_from_bytes};
 use crate::migrations::parser::{DownRevision, PyVersion};
+use crate::migrations::pins::{self, PinSet};
 use crate::migrations::{self, Declared};
 use crate::store::{self, CacheMode, Stamp};
 use crate::walk::{self, FirstAddIndex, FoundAdds};
@@ -90,7 +97,8 @@ pub fn git_start_dir(versions_dir: &Path) -> Result<PathBuf, AnalysisError> {
     Ok(resolved.parent().map(Path::to_path_buf).unwrap_or(resolved))
 }
 
-/// Turn declared files plus their first adds into sorted migrations and a chain.
+/// Turn declared files plus their first adds into sorted migrations and a chain that
+/// honours `pins` (the directory's pin file, if any).
 ///
 /// # Errors
 ///
@@ -99,6 +107,7 @@ pub fn assemble(
     dir: &Path,
     declared: Vec<Declared>,
     found: &FoundAdds,
+    pins: Option<&PinSet>,
 ) -> Result<DirAnalysis, AnalysisError> {
     // The reference's git_sequence is the index in the deduplicated add order of the
     // names that exist now; files never added share the next index.
@@ -138,7 +147,7 @@ pub fn assemble(
         .collect();
     chain::sort_by_add_order(&mut rows, |(migration, _)| migration);
     let (files, first_add_commits): (Vec<Migration>, Vec<Option<Oid>>) = rows.into_iter().unzip();
-    let chain = chain::build(&files).map_err(|source| AnalysisError::Chain {
+    let chain = chain::build(&files, pins).map_err(|source| AnalysisError::Chain {
         dir: dir.to_path_buf(),
         source,
     })?;
@@ -215,8 +224,9 @@ pub fn analyze(
             )));
         };
         let head = state.head;
+        let pins = pins::beside(&plan.dir)?;
         if let Some((declared, found)) = plan.final_hit(head) {
-            results.push(assemble(&plan.dir, declared, &found)?);
+            results.push(assemble(&plan.dir, declared, &found, pins.as_ref())?);
             continue;
         }
         let index = state.index(request, interrupted)?;
@@ -246,7 +256,7 @@ pub fn analyze(
         let declared: Vec<Declared> = declared.into_iter().flatten().collect();
         let found = index.lookup(&plan.names);
         plan.save(head, &declared, &found);
-        results.push(assemble(&plan.dir, declared, &found)?);
+        results.push(assemble(&plan.dir, declared, &found, pins.as_ref())?);
     }
     Ok(results)
 }
@@ -284,8 +294,8 @@ fn canonical_prefix(path: &Path) -> Result<PathBuf, migrations::Error> {
 }
 
 /// Analyse `dir` as it is at commit `rev`, from git objects alone (no checkout): the
-/// files come from the tree at `rev`, the add order from the history up to `rev`
-/// (`git log ... <rev>`).
+/// files and the pin file come from the tree at `rev`, the add order from the history
+/// up to `rev` (`git log ... <rev>`).
 ///
 /// # Errors
 ///
@@ -307,12 +317,14 @@ pub fn analyze_at(
     let relative = repo.relative_to_work_tree(&resolved)?;
     let tip = repo.resolve(&Tip::Rev(rev.to_owned()))?;
     let mut files = HashMap::new();
+    let mut pin_set = None;
     if let Some(tip) = tip {
         // A directory that does not exist yet at `rev` holds no migrations there.
         let at = snapshot::files_at(&repo, tip, rev, &relative, listing::is_migration_name)?;
         for file in at.into_iter().flatten() {
             files.insert(name_from_bytes(&file.name), file.contents);
         }
+        pin_set = pins::at(&repo, tip, rev, &relative)?;
     }
     let mut names: Vec<OsString> = files.keys().cloned().collect();
     names.sort();
@@ -332,7 +344,7 @@ pub fn analyze_at(
     let history = walk_history(&repo, tip, folder.as_deref(), request.threads, interrupted)?;
     let mut index = FirstAddIndex::default();
     index.extend(history.iter(), tip)?;
-    assemble(dir, declared, &index.lookup(&names))
+    assemble(dir, declared, &index.lookup(&names), pin_set.as_ref())
 }
 
 /// Describe commits (full hex ids) of the repository holding `dir`, for display.

@@ -16,6 +16,7 @@ use pyo3::IntoPyObjectExt;
 
 use crate::analysis::AnalysisError;
 use crate::git;
+use crate::migrations::pins::PinError;
 use crate::migrations::{self, chain};
 
 pyo3::create_exception!(
@@ -52,13 +53,14 @@ pyo3::create_exception!(
     alembic_git_revisions,
     ChainError,
     PyValueError,
-    "The migrations cannot be chained (duplicate revision ids, cyclic parents)."
+    "The migrations cannot be chained (duplicate revision ids, cyclic parents, \
+     migrations that contradict their pins), or re-pinning was refused."
 );
 pyo3::create_exception!(
     alembic_git_revisions,
     ChainFileError,
     PyValueError,
-    "revision_chain.json is unreadable, malformed or stale."
+    "revision_chain.json or revision_pins.json is malformed, or revision_chain.json is stale."
 );
 pyo3::create_exception!(
     alembic_git_revisions,
@@ -90,6 +92,8 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     chain.setattr("revision", &none)?;
     chain.setattr("files", &empty)?;
     chain.setattr("cycle", &empty)?;
+    chain.setattr("pin_file", &none)?;
+    py.get_type::<ChainFileError>().setattr("path", &none)?;
     m.add("GitHistoryError", git)?;
     m.add(
         "NotAGitRepositoryError",
@@ -160,21 +164,25 @@ pub(super) fn to_py_err(py: Python<'_>, error: AnalysisError) -> PyErr {
             exception.path("path", Some(error.path())).error
         }
         AnalysisError::Chain { dir, source } => {
-            let exception = Raised::new(py, ChainError::new_err(message)).path("path", Some(&dir));
+            let exception = Raised::new(py, ChainError::new_err(message))
+                .path("path", Some(&dir))
+                .set("revision", source.revision())
+                .path("pin_file", source.pin_file());
             match source {
-                chain::ChainError::DuplicateRevision {
-                    revision,
-                    first,
-                    second,
-                } => exception
-                    .set("revision", revision)
-                    .set("files", (first, second)),
-                chain::ChainError::StaticCycle { cycle } => {
+                chain::ChainError::DuplicateRevision { first, second, .. } => {
+                    exception.set("files", (first, second))
+                }
+                chain::ChainError::StaticCycle { cycle }
+                | chain::ChainError::PinnedCycle { cycle, .. } => {
                     exception.set("cycle", PyTuple::new(py, cycle).ok())
                 }
+                chain::ChainError::PinnedMigrationGone { .. }
+                | chain::ChainError::PinnedParentChanged { .. }
+                | chain::ChainError::PinnedParentGone { .. } => exception,
             }
             .error
         }
+        AnalysisError::Pins(error) => pin_error(py, &error, message),
         AnalysisError::TooLarge { .. } => GitHistoryError::new_err(message),
         AnalysisError::Interrupted => PyKeyboardInterrupt::new_err(message),
         AnalysisError::Spawn(source) => {
@@ -183,6 +191,32 @@ pub(super) fn to_py_err(py: Python<'_>, error: AnalysisError) -> PyErr {
                 .error
         }
         AnalysisError::Internal(detail) => internal(&detail),
+    }
+}
+
+/// A [`PinError`] as the exception class that fits it: a malformed file is a
+/// `ChainFileError`, an unreadable one a `MigrationFileReadError`, a refused re-pin a
+/// `ChainError`; each names the pin file.
+fn pin_error(py: Python<'_>, error: &PinError, message: String) -> PyErr {
+    match error {
+        PinError::Malformed { file, .. } => {
+            Raised::new(py, ChainFileError::new_err(message))
+                .path("path", Some(file))
+                .error
+        }
+        PinError::Read { file, source } => {
+            Raised::new(py, MigrationFileReadError::new_err(message))
+                .path("path", Some(file))
+                .set("errno", source.raw_os_error())
+                .error
+        }
+        PinError::Git(error) => git_error(py, error, message),
+        PinError::WouldChange { .. } | PinError::WouldDrop { .. } | PinError::Unchained { .. } => {
+            Raised::new(py, ChainError::new_err(message))
+                .path("pin_file", error.file())
+                .set("revision", error.revision())
+                .error
+        }
     }
 }
 

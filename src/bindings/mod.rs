@@ -23,13 +23,15 @@ use pyo3::prelude::*;
 
 use self::errors::{internal, to_py_err};
 use self::types::{
-    Declaration, DelegatedModule, DirAnalysis, MigrationRecord, ParsedModule, Unchained,
+    Declaration, DelegatedModule, DirAnalysis, MergeOrder, MigrationRecord, OrderCause,
+    ParsedModule, Pin, PinFile, PinPlan, Unchained,
 };
 use crate::analysis::{self, AnalysisError, Request};
 use crate::git::describe::Description;
+use crate::migrations::chain;
 use crate::migrations::declaration::{self, Fallback, WorkTree};
 use crate::migrations::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
-use crate::migrations::{self as core_migrations};
+use crate::migrations::{self as core_migrations, pins};
 use crate::parallel;
 use crate::store::CacheMode;
 
@@ -247,6 +249,104 @@ fn parse_module_source(py: Python<'_>, source: &str, major: u8, minor: u8) -> Py
     })
 }
 
+/// The pins beside a versions directory in the working tree, or `None` without a pin
+/// file.
+#[pyfunction]
+fn read_pins(py: Python<'_>, versions_dir: PathBuf) -> PyResult<Option<PinFile>> {
+    guarded("reading a pin file", || {
+        let found = py
+            .detach(|| pins::beside(&versions_dir))
+            .map_err(|error| to_py_err(py, error.into()))?;
+        Ok(found.map(PinFile::from_core))
+    })
+}
+
+/// What re-pinning `versions_dir` at commit `rev` would write (nothing is written).
+#[pyfunction]
+#[pyo3(signature = (versions_dir, rev, fallback))]
+fn plan_pins(
+    py: Python<'_>,
+    versions_dir: PathBuf,
+    rev: String,
+    fallback: Py<PyAny>,
+) -> PyResult<PinPlan> {
+    guarded("planning a pin file", || {
+        let request = request(py, vec![versions_dir.clone()]);
+        let fallback = PyFallback { callable: fallback };
+        let signals = Signals::default();
+        let outcome = py.detach(|| {
+            analysis::plan_pins(&versions_dir, &rev, &request, &fallback, &|| {
+                signals.interrupted()
+            })
+        });
+        Ok(PinPlan::from_core(signals.outcome(py, outcome)?))
+    })
+}
+
+/// For each `(first, second)` pair of commit ids, why git's order at `rev` (`HEAD`
+/// when `None`) lists `first` before `second`; `None` where it does not.
+#[pyfunction]
+#[pyo3(signature = (versions_dir, rev, pairs))]
+fn explain_order(
+    py: Python<'_>,
+    versions_dir: PathBuf,
+    rev: Option<String>,
+    pairs: Vec<(String, String)>,
+) -> PyResult<Vec<Option<OrderCause>>> {
+    guarded("explaining the commit order", || {
+        let cache = CacheMode::from_env();
+        let signals = Signals::default();
+        let outcome = py.detach(|| {
+            analysis::explain_order(&versions_dir, rev.as_deref(), &pairs, &cache, &|| {
+                signals.interrupted()
+            })
+        });
+        Ok(signals
+            .outcome(py, outcome)?
+            .into_iter()
+            .map(|cause| cause.map(OrderCause::from_core))
+            .collect())
+    })
+}
+
+/// The chain the product's builder derives for `records` (migration records in any
+/// order) and `pins`: a `DirAnalysis` of `versions_dir` (which names the chain in
+/// errors) with the records sorted by add order.
+#[pyfunction]
+#[pyo3(signature = (versions_dir, records, pins=None))]
+fn build_chain_from(
+    py: Python<'_>,
+    versions_dir: PathBuf,
+    records: Vec<Py<MigrationRecord>>,
+    pins: Option<Py<PinFile>>,
+) -> PyResult<DirAnalysis> {
+    guarded("building a chain", || {
+        let mut rows: Vec<(chain::Migration, Option<git2::Oid>)> = records
+            .iter()
+            .map(|record| (record.get().to_core(), record.get().commit_id()))
+            .collect();
+        chain::sort_by_add_order(&mut rows, |(migration, _)| migration);
+        let (files, first_add_commits): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+        let pin_set = pins.as_ref().map(|file| file.get().to_core());
+        let chain = chain::build(&files, pin_set.as_ref()).map_err(|source| {
+            to_py_err(
+                py,
+                AnalysisError::Chain {
+                    dir: versions_dir.clone(),
+                    source,
+                },
+            )
+        })?;
+        let analysis = analysis::DirAnalysis {
+            dir: versions_dir.clone(),
+            files,
+            first_add_commits,
+            chain,
+        };
+        DirAnalysis::from_core(py, analysis, true)
+    })
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
@@ -254,12 +354,21 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe_commits, m)?)?;
     m.add_function(wrap_pyfunction!(declare_file, m)?)?;
     m.add_function(wrap_pyfunction!(parse_module_source, m)?)?;
+    m.add_function(wrap_pyfunction!(read_pins, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_pins, m)?)?;
+    m.add_function(wrap_pyfunction!(explain_order, m)?)?;
+    m.add_function(wrap_pyfunction!(build_chain_from, m)?)?;
     m.add_class::<DirAnalysis>()?;
     m.add_class::<MigrationRecord>()?;
     m.add_class::<Unchained>()?;
     m.add_class::<Declaration>()?;
     m.add_class::<ParsedModule>()?;
     m.add_class::<DelegatedModule>()?;
+    m.add_class::<Pin>()?;
+    m.add_class::<PinFile>()?;
+    m.add_class::<PinPlan>()?;
+    m.add_class::<MergeOrder>()?;
+    m.add_class::<OrderCause>()?;
     errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

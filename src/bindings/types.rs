@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::analysis::DirAnalysis as CoreAnalysis;
+use crate::analysis::{self, DirAnalysis as CoreAnalysis};
 use crate::migrations::chain::{self, Migration};
 use crate::migrations::listing::name_from_bytes;
 use crate::migrations::parser::{DownRevision, ModuleInfo};
+use crate::migrations::pins::{self, PinSet};
 use crate::migrations::Declared;
 
 /// `ClassName(field=repr, ...)`.
@@ -435,6 +436,337 @@ impl DelegatedModule {
         repr_of(
             "DelegatedModule",
             &[("reason", self.reason.clone().into_pyobject(py)?.into_any())],
+        )
+    }
+}
+
+impl MigrationRecord {
+    /// The record as the chain builder's input.
+    pub(super) fn to_core(&self) -> Migration {
+        Migration {
+            revision: self.revision.clone(),
+            filename: self.filename.clone().into_encoded_bytes(),
+            git_sequence: self.git_sequence,
+            is_dynamic: self.is_dynamic,
+            static_down_revisions: self.static_down_revisions.clone(),
+        }
+    }
+
+    /// The commit that first added the file, as the core holds it.
+    pub(super) fn commit_id(&self) -> Option<git2::Oid> {
+        self.commit
+            .as_deref()
+            .and_then(|hex| git2::Oid::from_str(hex).ok())
+    }
+}
+
+/// One entry of a `revision_pins.json`.
+#[pyclass(frozen, eq, hash, module = "alembic_git_revisions._native")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pin {
+    #[pyo3(get)]
+    revision: String,
+    #[pyo3(get)]
+    down_revision: Option<String>,
+    #[pyo3(get)]
+    file: String,
+    #[pyo3(get)]
+    pinned_at: String,
+}
+
+impl Pin {
+    fn from_core(pin: pins::Pin) -> Self {
+        Pin {
+            revision: pin.revision,
+            down_revision: pin.down_revision,
+            file: pin.file,
+            pinned_at: pin.pinned_at,
+        }
+    }
+
+    fn to_core(&self) -> pins::Pin {
+        pins::Pin {
+            revision: self.revision.clone(),
+            down_revision: self.down_revision.clone(),
+            file: self.file.clone(),
+            pinned_at: self.pinned_at.clone(),
+        }
+    }
+}
+
+#[pymethods]
+impl Pin {
+    #[new]
+    #[pyo3(signature = (revision, down_revision, file, pinned_at))]
+    fn new(
+        revision: String,
+        down_revision: Option<String>,
+        file: String,
+        pinned_at: String,
+    ) -> Self {
+        Pin {
+            revision,
+            down_revision,
+            file,
+            pinned_at,
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of(
+            "Pin",
+            &[
+                (
+                    "revision",
+                    self.revision.clone().into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "down_revision",
+                    self.down_revision.clone().into_pyobject(py)?.into_any(),
+                ),
+                ("file", self.file.clone().into_pyobject(py)?.into_any()),
+                (
+                    "pinned_at",
+                    self.pinned_at.clone().into_pyobject(py)?.into_any(),
+                ),
+            ],
+        )
+    }
+}
+
+/// Pins as Python tuples of [`Pin`].
+fn pin_tuple<'py>(py: Python<'py>, pins: &[Pin]) -> PyResult<Bound<'py, PyTuple>> {
+    let objects = pins
+        .iter()
+        .map(|pin| Py::new(py, pin.clone()))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(py, objects)
+}
+
+/// A pin file and its pins, in chain order.
+#[pyclass(frozen, eq, module = "alembic_git_revisions._native")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinFile {
+    path: OsString,
+    pins: Vec<Pin>,
+}
+
+impl PinFile {
+    pub(super) fn from_core(set: PinSet) -> Self {
+        PinFile {
+            path: set.source.into_os_string(),
+            pins: set.pins.into_iter().map(Pin::from_core).collect(),
+        }
+    }
+
+    pub(super) fn to_core(&self) -> PinSet {
+        PinSet {
+            source: PathBuf::from(&self.path),
+            pins: self.pins.iter().map(Pin::to_core).collect(),
+        }
+    }
+}
+
+#[pymethods]
+impl PinFile {
+    #[new]
+    #[pyo3(signature = (path, pins))]
+    fn new(path: PathBuf, pins: Vec<Py<Pin>>) -> Self {
+        PinFile {
+            path: path.into_os_string(),
+            pins: pins.iter().map(|pin| pin.get().clone()).collect(),
+        }
+    }
+
+    /// Where the pins were read from: a path, or ``REF:path`` for a file in a commit.
+    #[getter]
+    fn path<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        let Ok(path) = self.path.as_os_str().into_pyobject(py);
+        path
+    }
+
+    /// The pins, parents first.
+    #[getter]
+    fn pins<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        pin_tuple(py, &self.pins)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of(
+            "PinFile",
+            &[
+                ("path", self.path(py).into_any()),
+                ("pins", self.pins(py)?.into_any()),
+            ],
+        )
+    }
+}
+
+/// What re-pinning a versions directory at a commit would write.
+#[pyclass(frozen, module = "alembic_git_revisions._native")]
+#[derive(Debug, Clone)]
+pub struct PinPlan {
+    pin_file: OsString,
+    #[pyo3(get)]
+    commit: String,
+    pins: Vec<Pin>,
+    #[pyo3(get)]
+    added: usize,
+    #[pyo3(get)]
+    exists: bool,
+    #[pyo3(get)]
+    text: String,
+}
+
+impl PinPlan {
+    pub(super) fn from_core(plan: analysis::PinPlan) -> Self {
+        PinPlan {
+            pin_file: plan.file.into_os_string(),
+            commit: plan.commit.to_string(),
+            pins: plan.pins.into_iter().map(Pin::from_core).collect(),
+            added: plan.added,
+            exists: plan.exists,
+            text: plan.text,
+        }
+    }
+}
+
+#[pymethods]
+impl PinPlan {
+    /// The pin file in the working tree.
+    #[getter]
+    fn pin_file<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        let Ok(path) = self.pin_file.as_os_str().into_pyobject(py);
+        path
+    }
+
+    /// Every pin, the existing ones first; the last ``added`` are new.
+    #[getter]
+    fn pins<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        pin_tuple(py, &self.pins)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of(
+            "PinPlan",
+            &[
+                ("pin_file", self.pin_file(py).into_any()),
+                ("commit", self.commit.clone().into_pyobject(py)?.into_any()),
+                ("pins", self.pins(py)?.into_any()),
+                ("added", self.added.into_pyobject(py)?.into_any()),
+                (
+                    "exists",
+                    self.exists.into_pyobject(py)?.to_owned().into_any(),
+                ),
+            ],
+        )
+    }
+}
+
+/// The merge that put one commit before another in git's order.
+#[pyclass(frozen, eq, hash, module = "alembic_git_revisions._native")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MergeOrder {
+    #[pyo3(get)]
+    merge: String,
+    #[pyo3(get)]
+    merge_subject: String,
+    #[pyo3(get)]
+    merge_parents: usize,
+    #[pyo3(get)]
+    first_side: usize,
+    #[pyo3(get)]
+    second_side: usize,
+    #[pyo3(get)]
+    landing: String,
+    #[pyo3(get)]
+    landing_subject: String,
+}
+
+#[pymethods]
+impl MergeOrder {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        repr_of(
+            "MergeOrder",
+            &[
+                ("merge", self.merge.clone().into_pyobject(py)?.into_any()),
+                (
+                    "merge_subject",
+                    self.merge_subject.clone().into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "merge_parents",
+                    self.merge_parents.into_pyobject(py)?.into_any(),
+                ),
+                ("first_side", self.first_side.into_pyobject(py)?.into_any()),
+                (
+                    "second_side",
+                    self.second_side.into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "landing",
+                    self.landing.clone().into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "landing_subject",
+                    self.landing_subject.clone().into_pyobject(py)?.into_any(),
+                ),
+            ],
+        )
+    }
+}
+
+/// `OrderCause.kind` when the commit listed first is an ancestor of the other.
+pub const ANCESTOR: &str = "ancestor";
+/// `OrderCause.kind` when a merge decided the order.
+pub const MERGE: &str = "merge";
+
+/// Why git lists one commit before another.
+#[pyclass(frozen, eq, hash, module = "alembic_git_revisions._native")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderCause {
+    #[pyo3(get)]
+    kind: &'static str,
+    #[pyo3(get)]
+    merge: Option<MergeOrder>,
+}
+
+impl OrderCause {
+    pub(super) fn from_core(cause: analysis::OrderCause) -> Self {
+        match cause {
+            analysis::OrderCause::Ancestor => OrderCause {
+                kind: ANCESTOR,
+                merge: None,
+            },
+            analysis::OrderCause::Merge(order) => OrderCause {
+                kind: MERGE,
+                merge: Some(MergeOrder {
+                    merge: order.merge.to_string(),
+                    merge_subject: order.merge_subject,
+                    merge_parents: order.merge_parents,
+                    first_side: order.earlier_parent,
+                    second_side: order.later_parent,
+                    landing: order.landing.to_string(),
+                    landing_subject: order.landing_subject,
+                }),
+            },
+        }
+    }
+}
+
+#[pymethods]
+impl OrderCause {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let merge = match &self.merge {
+            Some(merge) => Py::new(py, merge.clone())?.into_bound(py).into_any(),
+            None => py.None().into_bound(py),
+        };
+        repr_of(
+            "OrderCause",
+            &[
+                ("kind", self.kind.into_pyobject(py)?.into_any()),
+                ("merge", merge),
+            ],
         )
     }
 }

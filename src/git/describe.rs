@@ -1,5 +1,6 @@
 //! Commits described for people: short id, author date and author name, as
-//! `git log --format='%h %ai %an'` shows them (the short id at a fixed length).
+//! `git log --format='%h %ai %an'` shows them (the short id at a fixed length), and
+//! their subject (`%s`).
 
 use git2::Oid;
 
@@ -49,6 +50,21 @@ pub fn describe(repo: &Repository, ids: &[String]) -> Vec<Description> {
             }
         })
         .collect()
+}
+
+/// The subject of a commit, as `git log --format=%s` shows it (the message's first
+/// paragraph on one line); empty for an unknown commit.
+#[must_use]
+pub fn subject(repo: &Repository, oid: Oid) -> String {
+    repo.libgit2()
+        .find_commit(oid)
+        .ok()
+        .and_then(|commit| {
+            commit
+                .summary_bytes()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+        })
+        .unwrap_or_default()
 }
 
 /// `YYYY-MM-DD HH:MM:SS +HHMM` from local seconds since the epoch and the offset.
@@ -108,5 +124,9 @@ mod tests {
         assert_eq!(described[0].short_id, id[..10]);
         assert_eq!(described[1].short_id, "0000000000");
         assert_eq!(described[1].author, "");
+        let oid = Oid::from_str(&id).unwrap();
+        let expected = git(repo.path(), &["log", "-1", "--format=%s", &id]);
+        assert_eq!(subject(&handle, oid), expected.trim());
+        assert_eq!(subject(&handle, Oid::ZERO_SHA1), "");
     }
 }

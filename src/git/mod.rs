@@ -8,8 +8,9 @@
 //! * Objects: commit headers ([`commit`]), trees and git's entry order ([`tree`]),
 //!   the tree diff that reports added paths to a [`diff::Visit`]or ([`diff`]).
 //! * History: the commits reachable from a tip ([`graph`]) in `--topo-order`
-//!   ([`topo`]); commits described for display ([`describe`]); a directory's files at
-//!   a commit ([`snapshot`]).
+//!   ([`topo`]), and which merge put one commit before another in that order
+//!   ([`reorder`]); commits described for display ([`describe`]); a directory's files
+//!   at a commit ([`snapshot`]).
 //!
 //! Nothing here knows about Python or migrations: callers decide what an added path
 //! means.
@@ -24,6 +25,7 @@ pub mod graph;
 mod mapped;
 pub mod odb;
 pub mod pack;
+pub mod reorder;
 pub mod repository;
 pub mod rewrites;
 pub mod snapshot;

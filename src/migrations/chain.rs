@@ -3,12 +3,16 @@
 //! Reproduces `alembic-git-revisions` 13: dynamic migrations are chained in git add
 //! order after the single head of the purely static migrations, and a hybrid (a
 //! static migration whose parent is dynamic) is slotted in right after its target so
-//! that later dynamic migrations chain after it.
+//! that later dynamic migrations chain after it. With a pin file (see [`pins`]), the
+//! pinned migrations keep their pinned parents and the others chain after them.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 use thiserror::Error;
+
+use super::pins::{self, short, show_parent, show_parents, Pin, PinSet};
 
 /// One migration file, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +54,94 @@ pub enum ChainError {
         /// The revisions around the cycle, first repeated at the end.
         cycle: Vec<String>,
     },
+    /// A pinned migration no longer exists.
+    #[error(
+        "{pin_file} pins migration {revision:?} ({migration}, pinned at commit {at}), but no \
+         migration declares it any more: a deployed migration was deleted or its revision id \
+         changed. Restore {migration}; if it was never deployed anywhere, remove its line from \
+         {pin_file} by hand",
+        revision = pin.revision,
+        migration = pin.file,
+        at = short(&pin.pinned_at)
+    )]
+    PinnedMigrationGone {
+        /// The pin file.
+        pin_file: PathBuf,
+        /// The pin of the missing migration.
+        pin: Box<Pin>,
+    },
+    /// A pinned migration's file now hardcodes another parent.
+    #[error(
+        "{filename} now hardcodes down_revision {now}, but {pin_file} pins {revision:?} to \
+         {pinned} (pinned at commit {at}): the parent of a deployed migration must not \
+         change. Set its down_revision back to {pinned}",
+        now = show_parents(now),
+        revision = pin.revision,
+        pinned = show_parent(pin.down_revision.as_deref()),
+        at = short(&pin.pinned_at)
+    )]
+    PinnedParentChanged {
+        /// The pin file.
+        pin_file: PathBuf,
+        /// The pin.
+        pin: Box<Pin>,
+        /// The migration's file name now.
+        filename: String,
+        /// Its hardcoded parents now.
+        now: Vec<String>,
+    },
+    /// A pinned parent no longer exists.
+    #[error(
+        "{pin_file} pins {revision:?} to parent {parent:?} (pinned at commit {at}), but no \
+         migration declares {parent:?} any more: a deployed migration was deleted. Restore it",
+        revision = pin.revision,
+        parent = pin.down_revision.as_deref().unwrap_or_default(),
+        at = short(&pin.pinned_at)
+    )]
+    PinnedParentGone {
+        /// The pin file.
+        pin_file: PathBuf,
+        /// The pin whose parent is gone.
+        pin: Box<Pin>,
+    },
+    /// Pinned and hardcoded parents loop (the hardcoded ones alone do not).
+    #[error(
+        "{}: pinned and hardcoded parents form a cycle: {}; was the pin file edited by hand?",
+        pin_file.display(),
+        cycle.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(" -> ")
+    )]
+    PinnedCycle {
+        /// The pin file.
+        pin_file: PathBuf,
+        /// The revisions around the cycle, first repeated at the end.
+        cycle: Vec<String>,
+    },
+}
+
+impl ChainError {
+    /// The revision the error is about: the duplicated id, or the pinned migration.
+    #[must_use]
+    pub fn revision(&self) -> Option<&str> {
+        match self {
+            ChainError::DuplicateRevision { revision, .. } => Some(revision),
+            ChainError::PinnedMigrationGone { pin, .. }
+            | ChainError::PinnedParentChanged { pin, .. }
+            | ChainError::PinnedParentGone { pin, .. } => Some(&pin.revision),
+            ChainError::StaticCycle { .. } | ChainError::PinnedCycle { .. } => None,
+        }
+    }
+
+    /// The pin file the migrations contradict, for the errors pins cause.
+    #[must_use]
+    pub fn pin_file(&self) -> Option<&std::path::Path> {
+        match self {
+            ChainError::PinnedMigrationGone { pin_file, .. }
+            | ChainError::PinnedParentChanged { pin_file, .. }
+            | ChainError::PinnedParentGone { pin_file, .. }
+            | ChainError::PinnedCycle { pin_file, .. } => Some(pin_file),
+            ChainError::DuplicateRevision { .. } | ChainError::StaticCycle { .. } => None,
+        }
+    }
 }
 
 /// Why the first dynamic migration got no parent.
@@ -111,23 +203,44 @@ fn display_name(name: &[u8]) -> String {
     String::from_utf8_lossy(name).into_owned()
 }
 
-/// Build the chain of one directory from its migrations (in any order).
+/// Build the chain of one directory from its migrations (in any order), honouring
+/// `pins` (the directory's pin file, if any).
 ///
-/// Four stages, each its own function: the input is checked (`check_unique`,
-/// `check_static_cycles`), the heads of the static migrations found
-/// (`static_heads`), the migrations that take part in the dynamic line put in chain
-/// order (`chain_order`), and each dynamic one linked to its predecessor (`link`). A
-/// rule that fixes some parents in advance changes `check_*` and `link` only.
+/// Five stages, each its own function: the input is checked (`check_unique`,
+/// `check_static_cycles`); pins fix parents in advance ([`pins::fix_parents`]: a
+/// pinned dynamic migration counts as one hardcoding its pinned parent, checked for
+/// cycles again); the heads of the static migrations are found (`static_heads`); the
+/// migrations that take part in the dynamic line are put in chain order
+/// (`chain_order`); and each dynamic one is linked to its predecessor (`link`). The
+/// links list the pinned migrations first, in pin order, then the others in chain
+/// order. Without pins the result is exactly the reference's.
 ///
 /// # Errors
 ///
-/// [`ChainError::DuplicateRevision`] or [`ChainError::StaticCycle`].
-pub fn build(files: &[Migration]) -> Result<Chain, ChainError> {
+/// [`ChainError::DuplicateRevision`] or [`ChainError::StaticCycle`]; with pins, the
+/// `Pinned*` variants when the migrations contradict them.
+pub fn build(files: &[Migration], pins: Option<&PinSet>) -> Result<Chain, ChainError> {
     check_unique(files)?;
     check_static_cycles(files)?;
-    let heads = static_heads(files);
-    let order = chain_order(files);
-    Ok(link(files, &order, &heads))
+    let pinned = pins::fix_parents(files, pins)?;
+    if let (Some(pins), std::borrow::Cow::Owned(fixed)) = (pins, &pinned.files) {
+        check_static_cycles(fixed).map_err(|error| match error {
+            ChainError::StaticCycle { cycle } => ChainError::PinnedCycle {
+                pin_file: pins.source.clone(),
+                cycle,
+            },
+            other => other,
+        })?;
+    }
+    let heads = static_heads(&pinned.files);
+    let order = chain_order(&pinned.files);
+    let mut chain = link(&pinned.files, &order, &heads);
+    if !pinned.links.is_empty() {
+        let mut links = pinned.links;
+        links.append(&mut chain.links);
+        chain.links = links;
+    }
+    Ok(chain)
 }
 
 /// Refuse two files declaring one revision: any chain would be ambiguous.
@@ -343,6 +456,10 @@ mod tests {
         }
     }
 
+    fn build_plain(files: &[Migration]) -> Result<Chain, ChainError> {
+        build(files, None)
+    }
+
     fn links(chain: &Chain) -> Vec<(&str, Option<&str>)> {
         chain
             .links
@@ -359,7 +476,7 @@ mod tests {
             fixed("b", 1, &["a"]),
             dynamic("d1", 2),
         ];
-        let chain = build(&files).unwrap();
+        let chain = build_plain(&files).unwrap();
         assert_eq!(links(&chain), vec![("d1", Some("b")), ("d2", Some("d1"))]);
         assert_eq!(chain.unchained, None);
     }
@@ -373,7 +490,7 @@ mod tests {
             fixed("m", 3, &["b", "c"]),
             dynamic("d", 4),
         ];
-        assert_eq!(links(&build(&files).unwrap()), vec![("d", Some("m"))]);
+        assert_eq!(links(&build_plain(&files).unwrap()), vec![("d", Some("m"))]);
     }
 
     #[test]
@@ -386,14 +503,14 @@ mod tests {
             fixed("h", 3, &["d1"]),
         ];
         assert_eq!(
-            links(&build(&files).unwrap()),
+            links(&build_plain(&files).unwrap()),
             vec![("d1", Some("a")), ("d2", Some("h"))]
         );
     }
 
     #[test]
     fn no_static_migration_makes_a_root() {
-        let chain = build(&[dynamic("d2", 1), dynamic("d1", 0)]).unwrap();
+        let chain = build_plain(&[dynamic("d2", 1), dynamic("d1", 0)]).unwrap();
         assert_eq!(links(&chain), vec![("d1", None), ("d2", Some("d1"))]);
     }
 
@@ -405,7 +522,7 @@ mod tests {
             dynamic("d", 2),
             dynamic("e", 3),
         ];
-        let chain = build(&files).unwrap();
+        let chain = build_plain(&files).unwrap();
         assert_eq!(links(&chain), vec![("e", Some("d"))]);
         assert_eq!(
             chain.unchained,
@@ -429,11 +546,11 @@ mod tests {
         let mut second = dynamic("a", 1);
         second.filename = b"other.py".to_vec();
         assert!(matches!(
-            build(&[dynamic("a", 0), second]),
+            build_plain(&[dynamic("a", 0), second]),
             Err(ChainError::DuplicateRevision { .. })
         ));
         assert_eq!(
-            build(&[fixed("a", 0, &["b"]), fixed("b", 1, &["a"])]),
+            build_plain(&[fixed("a", 0, &["b"]), fixed("b", 1, &["a"])]),
             Err(ChainError::StaticCycle {
                 cycle: vec!["a".into(), "b".into(), "a".into()]
             })

@@ -1,11 +1,12 @@
 //! Migration files: which files of a versions directory are migrations
-//! ([`listing`]), what each declares ([`parser`], [`declaration`]) and the chain that
-//! links them ([`chain`]).
+//! ([`listing`]), what each declares ([`parser`], [`declaration`]), the chain that
+//! links them ([`chain`]) and the parents a release pinned ([`pins`]).
 
 pub mod chain;
 pub mod declaration;
 pub mod listing;
 pub mod parser;
+pub mod pins;
 
 use std::path::PathBuf;
 
