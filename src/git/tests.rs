@@ -3,11 +3,12 @@
 //! dates, read through the history walk ([`crate::walk`]) and compared with the
 //! `.py` lines of the reference's command,
 //! `git log --reverse --diff-filter=A --no-renames --topo-order --format= --name-only`,
-//! run with the same environment. Where git fails, the walk must fail too.
+//! run with the same environment. Where git fails, the walk must fail too. Where
+//! git is run from is checked through the whole analysis.
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::commitgraph::CommitGraphFile;
@@ -710,6 +711,69 @@ fn a_foreign_common_dir_is_refused() {
         }
         other => panic!("{:?}", other.map(|_| ())),
     }
+}
+
+/// Case 6: git runs where the reference runs it, in pathlib's parent of the
+/// versions directory as given; for a path ending in `..` (as for `.`) that is not
+/// above the versions directory, so a nested repository there is the one read.
+#[test]
+fn a_nested_repository_is_read_where_git_is_run_from_it() {
+    let outer = TestRepo::new();
+    outer.write("inner/a0_m.py", "revision = 'a0'\ndown_revision = None\n");
+    outer.write("inner/c1_m.py", &dynamic_source("c1"));
+    outer.write("inner/b2_m.py", &dynamic_source("b2"));
+    outer.commit("the outer repository adds all three at once");
+    let inner = outer.path().join("inner");
+    git(&inner, &["init", "-q", "-b", "main"]);
+    for name in ["a0_m.py", "c1_m.py", "b2_m.py"] {
+        git(&inner, &["add", name]);
+        git(&inner, &["commit", "-q", "-m", name]);
+    }
+    std::fs::create_dir_all(inner.join("sub")).expect("mkdir");
+    let request = |dir: PathBuf| crate::analysis::Request {
+        dirs: vec![dir],
+        python: crate::migrations::parser::PyVersion {
+            major: 3,
+            minor: 11,
+        },
+        threads: 1,
+        cache: crate::store::CacheMode::Off,
+    };
+    let chain = |dir: PathBuf| {
+        let analyses = crate::analysis::analyze(
+            &request(dir),
+            &crate::migrations::declaration::NoFallback,
+            &never,
+        )
+        .expect("analyze");
+        analyses[0].chain.links.clone()
+    };
+    let link = |a: &str, b: &str| (a.to_owned(), Some(b.to_owned()));
+    // Named: git runs in the parent, the outer repository (tree order there).
+    assert_eq!(chain(inner.clone()), [link("b2", "a0"), link("c1", "b2")]);
+    // `inner/sub/..`: git runs in `inner/sub`, inside the nested repository.
+    assert_eq!(
+        chain(inner.join("sub").join("..")),
+        [link("c1", "a0"), link("b2", "c1")]
+    );
+    assert_eq!(
+        crate::analysis::git_start_dir(&inner.join("sub").join("..")).expect("start"),
+        inner.join("sub").canonicalize().expect("exists")
+    );
+    assert_eq!(
+        crate::analysis::git_start_dir(Path::new(".")).expect("start"),
+        std::env::current_dir()
+            .expect("cwd")
+            .canonicalize()
+            .expect("exists")
+    );
+}
+
+fn dynamic_source(revision: &str) -> String {
+    format!(
+        "from alembic_git_revisions import get_down_revision\n\
+         revision = '{revision}'\ndown_revision = get_down_revision(revision)\n"
+    )
 }
 
 /// Case 8, the deliberate difference: configuration that changes what `git log`
