@@ -273,6 +273,16 @@ impl Repository {
                     })
                 }
             },
+            // libgit2 follows its own idea of parents (no replace refs, no grafts
+            // file but `info/grafts`, and only when it can parse it).
+            Tip::Rev(spec) if self.rewrites_history() && walks_parents(spec) => {
+                return Err(self.bad_revision(
+                    spec,
+                    "replace refs or grafts rewrite this repository's history, and `~` or \
+                     `^` would not follow them here; name the commit itself (its id, a \
+                     branch or a tag)",
+                ))
+            }
             Tip::Rev(spec) => match self.libgit2.revparse_single(spec) {
                 Ok(object) => (spec.as_str(), object.id()),
                 Err(error) => return Err(self.bad_revision(spec, error.message())),
@@ -364,6 +374,23 @@ impl Repository {
                 work_tree,
             })
     }
+}
+
+/// Whether revision `spec` moves to parents (`~`, `^` and `^<n>`; a `^{...}` peel or
+/// `@{...}` reflog entry does not) or searches history (`:/text`).
+fn walks_parents(spec: &str) -> bool {
+    let mut rest = spec;
+    while let Some(at) = rest.find(['~', '^', ':']) {
+        let after = &rest[at + 1..];
+        match rest.as_bytes()[at] {
+            b'^' if after.starts_with('{') => {
+                rest = after.find('}').map_or("", |close| &after[close + 1..]);
+            }
+            b':' if !after.starts_with('/') => return false,
+            _ => return true,
+        }
+    }
+    false
 }
 
 /// libgit2 (1.9) parses `info/grafts` (and `shallow`) when it opens a repository,
@@ -626,4 +653,36 @@ fn is_partial_clone(repo: &git2::Repository) -> bool {
     let mut found = false;
     let _ = entries.for_each(|_| found = true);
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::walks_parents;
+
+    #[test]
+    fn revisions_that_walk_parents() {
+        for spec in [
+            "HEAD~",
+            "HEAD~3",
+            "main^",
+            "main^2",
+            "v1^{commit}~1",
+            ":/fix",
+            "@~1",
+        ] {
+            assert!(walks_parents(spec), "{spec}");
+        }
+        for spec in [
+            "main",
+            "v1",
+            "v1^{commit}",
+            "v1^{}",
+            "@{-1}",
+            "main@{1}",
+            "0123abc",
+            "HEAD:v",
+        ] {
+            assert!(!walks_parents(spec), "{spec}");
+        }
+    }
 }

@@ -487,6 +487,30 @@ fn a_grafts_file_libgit2_refuses_does_not_change_the_repository_found() {
         assert_eq!(&layout(start), before, "{}", start.display());
         assert_eq!(same_as_git(start, &[]), grafted, "{}", start.display());
     }
+    // Revisions by name, and libgit2's own commit reading, work there too; parent
+    // navigation would follow libgit2's parents, not git's, and is refused.
+    let handle = Repository::discover(dir).expect("discover");
+    for (spec, id) in [
+        ("main", &ids[3]),
+        (ids[1].as_str(), &ids[1]),
+        ("main^{commit}", &ids[3]),
+    ] {
+        let resolved = handle.resolve(&Tip::Rev(spec.into())).expect("resolve");
+        assert_eq!(
+            resolved.map(|oid| oid.to_string()).as_ref(),
+            Some(id),
+            "{spec}"
+        );
+    }
+    for spec in ["HEAD~3", "main^", "main^2", "main^{commit}~1"] {
+        let error = handle
+            .resolve(&Tip::Rev(spec.into()))
+            .expect_err(spec)
+            .to_string();
+        assert!(error.contains("rewrite"), "{spec}: {error}");
+    }
+    let described = super::describe::describe(&handle, std::slice::from_ref(&ids[0]));
+    assert_eq!(described[0].author, "t");
     assert_eq!(same_as_git(dir, &[("GIT_DIR", ".git")]), grafted);
     assert_eq!(
         same_as_git(&dir.join("sub"), &[("GIT_DIR", "../.git")]),
