@@ -29,6 +29,8 @@ pub struct Environment {
     pub no_replace_objects: Option<OsString>,
     /// `GIT_REPLACE_REF_BASE`: where replace refs live, in place of `refs/replace/`.
     pub replace_ref_base: Option<OsString>,
+    /// `GIT_SHALLOW_FILE`: the list of shallow commits, in place of `shallow`.
+    pub shallow_file: Option<OsString>,
 }
 
 impl Environment {
@@ -45,6 +47,7 @@ impl Environment {
             graft_file: var("GIT_GRAFT_FILE"),
             no_replace_objects: var("GIT_NO_REPLACE_OBJECTS"),
             replace_ref_base: var("GIT_REPLACE_REF_BASE"),
+            shallow_file: var("GIT_SHALLOW_FILE"),
         }
     }
 

@@ -37,6 +37,7 @@ pub struct Repository {
     common_dir: PathBuf,
     rewrites: Rewrites,
     object_dirs: ObjectDirs,
+    shallow_file: PathBuf,
     store: OnceCell<ObjectStore>,
     commit_graph: OnceCell<Option<CommitGraphFile>>,
 }
@@ -135,11 +136,17 @@ impl Repository {
         object_dirs
             .attach(&libgit2)
             .map_err(git_error("opening the object directories"))?;
+        let shallow_file = match non_empty(env.shallow_file.as_deref()) {
+            Some(path) => resolve(base, path),
+            // Shared by linked worktrees (libgit2 looks in the worktree's own).
+            None => common_dir.join("shallow"),
+        };
         Ok(Repository {
             git_dir,
             common_dir,
             rewrites,
             object_dirs,
+            shallow_file,
             store: OnceCell::new(),
             commit_graph: OnceCell::new(),
             libgit2,
@@ -221,14 +228,18 @@ impl Repository {
             .as_ref()
     }
 
-    /// Refuse a shallow clone: its history is truncated, so any order derived from it
+    /// Refuse a shallow clone (`shallow`, or `$GIT_SHALLOW_FILE`, lists commits whose
+    /// parents are cut off): its history is truncated, so any order derived from it
     /// would be wrong.
     ///
     /// # Errors
     ///
     /// [`Error::Shallow`].
     pub fn require_complete(&self) -> Result<(), Error> {
-        if self.libgit2.is_shallow() {
+        // git's `is_repository_shallow`: `$GIT_SHALLOW_FILE` in place of `shallow`,
+        // shallow when it lists anything.
+        let listed = std::fs::metadata(&self.shallow_file).is_ok_and(|m| m.len() > 0);
+        if listed {
             return Err(Error::Shallow {
                 git_dir: self.git_dir.clone(),
             });

@@ -56,6 +56,7 @@ fn run_git(
         "GIT_GRAFT_FILE",
         "GIT_NO_REPLACE_OBJECTS",
         "GIT_REPLACE_REF_BASE",
+        "GIT_SHALLOW_FILE",
         "GIT_CEILING_DIRECTORIES",
     ] {
         command.env_remove(name);
@@ -124,6 +125,7 @@ fn environment(vars: Vars<'_>) -> Environment {
             "GIT_GRAFT_FILE" => env.graft_file = value,
             "GIT_NO_REPLACE_OBJECTS" => env.no_replace_objects = value,
             "GIT_REPLACE_REF_BASE" => env.replace_ref_base = value,
+            "GIT_SHALLOW_FILE" => env.shallow_file = value,
             other => panic!("not a variable the walk reads: {other}"),
         }
     }
@@ -714,6 +716,47 @@ fn object_directories_are_found_as_git_finds_them() {
     // In place of the repository's own object directory.
     let vars = [("GIT_OBJECT_DIRECTORY", objects_str)];
     assert_eq!(same_as_git(&borrower, &vars), expected);
+}
+
+/// `$GIT_SHALLOW_FILE` makes a complete repository shallow to git, which then stops
+/// at the commits it lists: refused, as a shallow clone is.
+#[test]
+fn a_shallow_file_from_the_environment_is_refused() {
+    let repo = TestRepo::new();
+    let ids = linear(&repo, &["z", "y", "x"]);
+    let dir = repo.path();
+    std::fs::write(dir.join("cut"), format!("{}\n", ids[1])).expect("shallow file");
+    let vars = [("GIT_SHALLOW_FILE", "cut")];
+    assert_eq!(git_log(dir, &vars), Ok(py(&["y", "z", "x"])));
+    let handle = Repository::discover_with(dir, &environment(&vars)).expect("discover");
+    assert!(matches!(
+        handle.require_complete(),
+        Err(Error::Shallow { .. })
+    ));
+    let vars = [("GIT_SHALLOW_FILE", "no-such-file")];
+    let handle = Repository::discover_with(dir, &environment(&vars)).expect("discover");
+    assert!(handle.require_complete().is_ok());
+    // A linked worktree of a shallow clone: the list is in the common directory.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", dir.display());
+    git(
+        elsewhere.path(),
+        &["clone", "-q", "--depth", "1", &url, "shallow"],
+    );
+    let shallow = elsewhere.path().join("shallow");
+    git(
+        &shallow,
+        &["worktree", "add", "-q", "--detach", "../linked"],
+    );
+    for start in [shallow, elsewhere.path().join("linked")] {
+        let handle = Repository::discover(&start).expect("discover");
+        let refused = handle.require_complete();
+        assert!(
+            matches!(refused, Err(Error::Shallow { .. })),
+            "{}",
+            start.display()
+        );
+    }
 }
 
 /// `$GIT_COMMON_DIR` naming the repository's own common directory is fine; naming
