@@ -350,6 +350,11 @@ fn replace_refs_settings_are_honoured() {
     assert!(error.contains("bad boolean config value"), "{error}");
     repo.git(&["config", "core.useReplaceRefs", "true"]);
     assert_eq!(same_as_git(dir, &[]), with_q);
+    // The variable wins over the setting, as in git 2.47; git 2.39 still let an
+    // explicit `true` override it, so this is not compared with whichever git runs.
+    let switched_off = [("GIT_NO_REPLACE_OBJECTS", "1")];
+    assert_eq!(walked(dir, &switched_off), plain);
+    repo.git(&["config", "--unset", "core.useReplaceRefs"]);
     // GIT_REPLACE_REF_BASE: a prefix of full ref names, taken as given.
     repo.git(&["update-ref", &format!("refs/alt/{replaced}"), &r]);
     assert_eq!(
