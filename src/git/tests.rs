@@ -321,6 +321,31 @@ fn replace_ref_names_are_read_as_git_reads_them() {
     );
 }
 
+/// A directory at a replaced commit (`build_chain_at`) is read from the
+/// replacement, as `git ls-tree` reads it.
+#[test]
+fn a_directory_at_a_replaced_commit_is_the_replacements() {
+    let repo = TestRepo::new();
+    let ids = linear(&repo, &["z", "y"]);
+    let replacement = commit_adding(&repo, &ids[1], "q", &[&ids[0]]);
+    repo.git(&["replace", &ids[1], &replacement]);
+    let listed = git(repo.path(), &["ls-tree", "--name-only", &ids[1], "v/"]);
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["v/q.py", "v/y.py", "v/z.py"]
+    );
+    let handle = Repository::discover(repo.path()).expect("discover");
+    let tip = git2::Oid::from_str(&ids[1]).expect("oid");
+    let files = super::snapshot::files_at(&handle, tip, &ids[1], Path::new("v"), |_| true)
+        .expect("readable")
+        .expect("a directory");
+    let names: Vec<String> = files
+        .iter()
+        .map(|file| String::from_utf8_lossy(&file.name).into_owned())
+        .collect();
+    assert_eq!(names, py(&["q", "y", "z"]));
+}
+
 /// Case 2: replace refs switched off, or looked for elsewhere.
 #[test]
 fn replace_refs_settings_are_honoured() {
