@@ -61,9 +61,13 @@ pub struct DirAnalysis {
     pub chain: Chain,
 }
 
-/// The directory git is run from for `versions_dir`: its parent, with symlinks
-/// resolved so that a symlinked versions directory finds the repository it lives in.
+/// The directory git is run from for `versions_dir`: where the reference runs it,
+/// `Path(versions_dir).parent` (pathlib's lexical parent), with symlinks resolved so
+/// that a symlinked versions directory finds the repository it lives in.
 ///
+/// pathlib's parent of `.` is `.` itself, and of a path ending in `..` that path
+/// without its last part: there git runs in the versions directory itself (a nested
+/// repository or submodule is then the repository read, as with git) or below it.
 /// A versions directory that does not exist (inside an existing parent) is looked
 /// for from that parent, as `git -C <parent>` would.
 ///
@@ -72,6 +76,14 @@ pub struct DirAnalysis {
 /// [`git::Error::NotARepository`] when not even the parent exists,
 /// [`migrations::Error::ListDir`] when the directory cannot be resolved.
 pub fn git_start_dir(versions_dir: &Path) -> Result<PathBuf, AnalysisError> {
+    if let Some(lexical) = lexical_parent_unless_named(versions_dir) {
+        return lexical.canonicalize().map_err(|_| {
+            git::Error::NotARepository {
+                path: versions_dir.to_path_buf(),
+            }
+            .into()
+        });
+    }
     let resolved = match versions_dir.canonicalize() {
         Ok(resolved) => resolved,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -95,6 +107,36 @@ pub fn git_start_dir(versions_dir: &Path) -> Result<PathBuf, AnalysisError> {
         }
     };
     Ok(resolved.parent().map(Path::to_path_buf).unwrap_or(resolved))
+}
+
+/// pathlib's `Path(path).parent` when `path` does not end in a name (it is `.`, ends
+/// in `..`, or is a root), `None` otherwise.
+fn lexical_parent_unless_named(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    // pathlib drops every `.` part, leading ones included.
+    let parts: Vec<Component<'_>> = path
+        .components()
+        .filter(|part| *part != Component::CurDir)
+        .collect();
+    match parts.split_last() {
+        Some((Component::Normal(_), _)) => None,
+        Some((Component::ParentDir, rest)) if !rest.is_empty() => Some(rest.iter().collect()),
+        Some((Component::ParentDir, _)) | None => Some(PathBuf::from(".")),
+        Some(_) => Some(parts.iter().collect()),
+    }
+}
+
+/// [`git_start_dir`] for a directory that may exist only in history: the parent of
+/// its deepest existing part otherwise.
+fn history_start_dir(dir: &Path) -> Result<PathBuf, AnalysisError> {
+    if lexical_parent_unless_named(dir).is_some() {
+        return git_start_dir(dir);
+    }
+    let resolved = canonical_prefix(dir)?;
+    let parent = resolved
+        .parent()
+        .map_or_else(|| resolved.clone(), Path::to_path_buf);
+    Ok(canonical_prefix(&parent)?)
 }
 
 /// Turn declared files plus their first adds into sorted migrations and a chain that
@@ -195,11 +237,12 @@ pub fn analyze(
         let names = listing::list_migration_names(dir)?;
         let stamps: Vec<Option<Stamp>> = names.iter().map(|n| Stamp::of(&dir.join(n))).collect();
         let cache_file = state.cache.as_ref().map(|folder| {
-            store::dirs::path(
-                folder,
-                &start.join(dir.file_name().unwrap_or_default()),
-                request.python,
-            )
+            // Keyed by the directory itself: `start` is not its parent for `.`.
+            let key = match dir.file_name() {
+                Some(name) => start.join(name),
+                None => dir.canonicalize().unwrap_or_else(|_| start.clone()),
+            };
+            store::dirs::path(folder, &key, request.python)
         });
         let cached = cache_file
             .as_deref()
@@ -309,10 +352,7 @@ pub fn analyze_at(
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Result<DirAnalysis, AnalysisError> {
     let resolved = canonical_prefix(dir)?;
-    let start = resolved
-        .parent()
-        .map_or_else(|| resolved.clone(), Path::to_path_buf);
-    let repo = Repository::discover(&canonical_prefix(&start)?)?;
+    let repo = Repository::discover(&history_start_dir(dir)?)?;
     repo.require_complete()?;
     let relative = repo.relative_to_work_tree(&resolved)?;
     let tip = repo.resolve(&Tip::Rev(rev.to_owned()))?;
@@ -356,7 +396,6 @@ pub fn describe_commits(
     dir: &Path,
     ids: &[String],
 ) -> Result<Vec<describe::Description>, AnalysisError> {
-    let start = canonical_prefix(dir)?;
-    let repo = Repository::discover(start.parent().unwrap_or(&start))?;
+    let repo = Repository::discover(&history_start_dir(dir)?)?;
     Ok(describe::describe(&repo, ids))
 }

@@ -237,7 +237,8 @@ fn git_error(py: Python<'_>, error: &git::Error, message: String) -> PyErr {
         | git::Error::NoWorkTree { path, .. }
         | git::Error::OutsideWorkTree { path, .. }
         | git::Error::NotADirectoryAt { path, .. }
-        | git::Error::ReadAt { path, .. } => Some(path.as_path()),
+        | git::Error::ReadAt { path, .. }
+        | git::Error::BadGrafts { path, .. } => Some(path.as_path()),
         git::Error::BadGitDir { git_dir } => Some(git_dir.as_path()),
         _ => None,
     };

@@ -1,8 +1,14 @@
-//! Commit objects: the header fields the history walk needs.
+//! Commit objects: the header fields the history walk needs, read exactly as git's
+//! `parse_commit_buffer` reads them.
 
 use git2::Oid;
 
 use super::bytes::hex_oid;
+
+/// `tree ` and 40 hex digits: a tree line without its newline.
+const TREE_LINE: usize = 45;
+/// `parent ` and 40 hex digits: a parent line without its newline.
+const PARENT_LINE: usize = 47;
 
 /// A commit's root tree and parents (in stored order, first parent first).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,32 +19,42 @@ pub struct CommitHeader {
     pub parents: Vec<Oid>,
 }
 
-/// Read the `tree` and `parent` lines of a raw commit object's header (the lines
-/// before the first empty one).
+/// Read the tree and parents of a raw commit object as git's `parse_commit_buffer`
+/// does, so that the answer is the same whether a commit-graph file (written from
+/// that parse) is used or not.
 ///
-/// Any number of `parent` lines is read, wherever they stand in the header; git
-/// itself (`parse_commit_buffer`) only reads those that directly follow `tree`.
+/// * The object starts with `tree <40 hex>\n`, and something follows it.
+/// * The parents are the `parent <40 hex>\n` lines right after it, in order, up to
+///   the first other line: a `parent` line after `author`, `encoding` or any other
+///   header is not a parent. Each such line must be well formed and followed by
+///   something (git: "bad parents in commit").
+/// * Hex digits may be in either case; nothing after the parents is looked at.
+///
+/// Called once per commit on histories of hundreds of thousands: it reads only the
+/// header's first lines and allocates only the parent list.
 ///
 /// # Errors
 ///
-/// What is wrong with the header: no `tree` line, or an id that is not 40 hex digits.
+/// What git reports for the commit: "bogus commit object" (no tree line first),
+/// "bad tree pointer" or "bad parents".
 pub fn parse_header(data: &[u8]) -> Result<CommitHeader, &'static str> {
-    let mut tree = None;
-    let mut parents = Vec::new();
-    for line in data.split(|&b| b == b'\n') {
-        if line.is_empty() {
-            break;
-        }
-        if let Some(hex) = line.strip_prefix(b"tree ") {
-            tree = Some(hex_oid(hex).ok_or("bad tree line")?);
-        } else if let Some(hex) = line.strip_prefix(b"parent ") {
-            parents.push(hex_oid(hex).ok_or("bad parent line")?);
-        }
+    if data.len() <= TREE_LINE + 1 || !data.starts_with(b"tree ") || data[TREE_LINE] != b'\n' {
+        return Err("bogus commit object: it does not start with a tree line");
     }
-    Ok(CommitHeader {
-        tree: tree.ok_or("no tree line")?,
-        parents,
-    })
+    let tree = hex_oid(&data[5..TREE_LINE]).ok_or("bad tree pointer")?;
+    let mut rest = &data[TREE_LINE + 1..];
+    let mut parents = Vec::new();
+    while rest.len() > PARENT_LINE && rest.starts_with(b"parent ") {
+        if rest.len() <= PARENT_LINE + 1 || rest[PARENT_LINE] != b'\n' {
+            return Err("bad parents: a parent line that is not `parent <40 hex digits>`");
+        }
+        parents.push(
+            hex_oid(&rest[7..PARENT_LINE])
+                .ok_or("bad parents: a parent line that is not `parent <40 hex digits>`")?,
+        );
+        rest = &rest[PARENT_LINE + 1..];
+    }
+    Ok(CommitHeader { tree, parents })
 }
 
 #[cfg(test)]
@@ -47,24 +63,94 @@ mod tests {
 
     const TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
     const PARENT: &str = "0123456789abcdef0123456789abcdef01234567";
+    const OTHER: &str = "89abcdef0123456789abcdef0123456789abcdef";
+    const AUTHOR: &str = "author a <a> 0 +0000\ncommitter a <a> 0 +0000\n";
 
-    #[test]
-    fn headers_give_tree_and_parents_in_order() {
-        let raw = format!(
-            "tree {TREE}\nparent {PARENT}\nparent {TREE}\nauthor a <a> 0 +0000\n\nparent {PARENT}\n"
-        );
-        let header = parse_header(raw.as_bytes()).unwrap();
-        assert_eq!(header.tree.to_string(), TREE);
-        let parents: Vec<String> = header.parents.iter().map(Oid::to_string).collect();
-        // The message is not the header: its "parent" line is not read.
-        assert_eq!(parents, [PARENT, TREE]);
+    fn parents(raw: &str) -> Result<Vec<String>, &'static str> {
+        parse_header(raw.as_bytes()).map(|h| h.parents.iter().map(Oid::to_string).collect())
     }
 
     #[test]
-    fn damaged_headers_say_what_is_wrong() {
-        assert_eq!(parse_header(b"author a\n"), Err("no tree line"));
-        assert_eq!(parse_header(b"tree 1234\n"), Err("bad tree line"));
-        let raw = format!("tree {TREE}\nparent xyz\n");
-        assert_eq!(parse_header(raw.as_bytes()), Err("bad parent line"));
+    fn headers_give_tree_and_parents_in_order() {
+        let raw = format!("tree {TREE}\nparent {PARENT}\nparent {OTHER}\n{AUTHOR}\nm\n");
+        let header = parse_header(raw.as_bytes()).unwrap();
+        assert_eq!(header.tree.to_string(), TREE);
+        assert_eq!(parents(&raw).unwrap(), [PARENT, OTHER]);
+        assert_eq!(
+            parents(&format!("tree {TREE}\n{AUTHOR}\nm\n")).unwrap(),
+            [""; 0]
+        );
+    }
+
+    /// Each case was checked with git 2.39 and 2.47 (`git hash-object --literally`,
+    /// then `git log --format=%P`).
+    #[test]
+    fn only_parent_lines_right_after_the_tree_count() {
+        // After another header, or in the message: not a parent.
+        let cases = [
+            format!("tree {TREE}\nparent {PARENT}\n{AUTHOR}encoding UTF-8\nparent {OTHER}\n\nm\n"),
+            format!("tree {TREE}\n{AUTHOR}parent {OTHER}\n\nm\n"),
+            format!("tree {TREE}\nparent {PARENT}\n\nparent {OTHER}\n"),
+        ];
+        let expected: [&[&str]; 3] = [&[PARENT], &[], &[PARENT]];
+        for (raw, expected) in cases.iter().zip(expected) {
+            assert_eq!(parents(raw).unwrap(), expected, "{raw:?}");
+        }
+        // Upper-case hex is read; a repeated parent stays repeated.
+        let upper = format!(
+            "tree {}\nparent {}\n{AUTHOR}",
+            TREE.to_uppercase(),
+            OTHER.to_uppercase()
+        );
+        assert_eq!(parents(&upper).unwrap(), [OTHER]);
+        let twice = format!("tree {TREE}\nparent {PARENT}\nparent {PARENT}\n{AUTHOR}");
+        assert_eq!(parents(&twice).unwrap(), [PARENT, PARENT]);
+        // A parent line followed by a single byte is still a parent.
+        assert_eq!(
+            parents(&format!("tree {TREE}\nparent {PARENT}\nx")).unwrap(),
+            [PARENT]
+        );
+        // A tree line followed by a single byte is a commit without parents.
+        assert_eq!(parents(&format!("tree {TREE}\nx")).unwrap(), [""; 0]);
+    }
+
+    #[test]
+    fn damaged_headers_are_refused_as_git_refuses_them() {
+        let bogus = "bogus commit object: it does not start with a tree line";
+        let bad_parents = "bad parents: a parent line that is not `parent <40 hex digits>`";
+        let cases = [
+            (
+                format!("{AUTHOR}tree {TREE}\nparent {PARENT}\n\nm\n"),
+                bogus,
+            ),
+            (format!("tree {TREE}\n"), bogus),
+            (format!("tree {TREE}\r\nparent {PARENT}\n{AUTHOR}"), bogus),
+            ("tree 1234\nparent x\n".to_owned(), bogus),
+            ("author a\n".to_owned(), bogus),
+            (
+                format!("tree {}\n{AUTHOR}", TREE.replace('4', "z")),
+                "bad tree pointer",
+            ),
+            (
+                format!("tree {TREE}\nparent {}\n{AUTHOR}", &PARENT[..39]),
+                bad_parents,
+            ),
+            (
+                format!("tree {TREE}\nparent {PARENT}x\n{AUTHOR}"),
+                bad_parents,
+            ),
+            (
+                format!("tree {TREE}\nparent {PARENT} \n{AUTHOR}"),
+                bad_parents,
+            ),
+            (format!("tree {TREE}\nparent {PARENT}\n"), bad_parents),
+            (
+                format!("tree {TREE}\nparent {}\n{AUTHOR}", PARENT.replace('a', "g")),
+                bad_parents,
+            ),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(parents(&raw), Err(expected), "{raw:?}");
+        }
     }
 }

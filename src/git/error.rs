@@ -166,6 +166,70 @@ pub enum Error {
         /// The repository's git directory.
         git_dir: PathBuf,
     },
+    /// Two replace refs replace the same object; git refuses to read history then
+    /// ("duplicate replace ref").
+    #[error(
+        "{git_dir}: two replace refs replace {oid} ({first} and {second}); git refuses \
+         them too (\"duplicate replace ref\"): delete one with `git update-ref -d`"
+    )]
+    DuplicateReplaceRef {
+        /// The repository's git directory.
+        git_dir: PathBuf,
+        /// The replaced object.
+        oid: Oid,
+        /// One ref replacing it.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// Replace refs chain an object through more than 4 replacements, or in a
+    /// cycle; git stops there too ("replace depth too high").
+    #[error(
+        "{git_dir}: replace depth too high for object {oid}: its replace refs chain \
+         more than 4 replacements or loop back to it, so git cannot read it either; \
+         fix the refs under refs/replace/ (`git replace -l`)"
+    )]
+    ReplaceDepth {
+        /// The repository's git directory.
+        git_dir: PathBuf,
+        /// The object whose replacement could not be found.
+        oid: Oid,
+    },
+    /// The grafts file holds a line git reports as an error.
+    #[error(
+        "{path}{}: {detail}. git reports this line as an error and reads history without it; \
+         correct or delete it (or convert the file with `git replace --convert-graft-file`)",
+        line_suffix(*line)
+    )]
+    BadGrafts {
+        /// The grafts file.
+        path: PathBuf,
+        /// The line (1-based; 0 when the file cannot be read at all).
+        line: usize,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A configuration value that decides how history is read is not valid.
+    #[error("{git_dir}: bad boolean config value {value:?} for {key}; git refuses it too")]
+    BadConfig {
+        /// The repository's git directory.
+        git_dir: PathBuf,
+        /// The configuration key.
+        key: &'static str,
+        /// The value found.
+        value: String,
+    },
+    /// An environment variable asks for a repository layout this tool cannot read
+    /// the way git would.
+    #[error("{variable}={value}: {detail}")]
+    UnsupportedEnvironment {
+        /// The variable.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+        /// Why it cannot be honoured, and what to do.
+        detail: String,
+    },
     /// The caller asked to stop (for example on Ctrl-C).
     #[error("interrupted")]
     Interrupted,
@@ -187,11 +251,16 @@ impl Error {
             | Error::ReadAt { git_dir, .. }
             | Error::Git { git_dir, .. }
             | Error::Topo { git_dir, .. }
-            | Error::TooManyCommits { git_dir } => Some(git_dir),
+            | Error::TooManyCommits { git_dir }
+            | Error::DuplicateReplaceRef { git_dir, .. }
+            | Error::ReplaceDepth { git_dir, .. }
+            | Error::BadConfig { git_dir, .. } => Some(git_dir),
             Error::NotARepository { .. }
             | Error::NotOwned { .. }
             | Error::UnsupportedFormat { .. }
             | Error::OutsideWorkTree { .. }
+            | Error::BadGrafts { .. }
+            | Error::UnsupportedEnvironment { .. }
             | Error::Interrupted => None,
         }
     }
@@ -202,8 +271,19 @@ impl Error {
         match self {
             Error::MissingObject { oid, .. }
             | Error::Corrupt { oid, .. }
-            | Error::Pack { oid, .. } => Some(*oid),
+            | Error::Pack { oid, .. }
+            | Error::DuplicateReplaceRef { oid, .. }
+            | Error::ReplaceDepth { oid, .. } => Some(*oid),
             _ => None,
         }
+    }
+}
+
+/// `":<line>"`, or nothing for line 0 (the whole file).
+fn line_suffix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
     }
 }

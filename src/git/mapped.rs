@@ -1,5 +1,6 @@
 //! Git's immutable files (pack indexes, packs, commit-graph files), mapped into
-//! memory read-only: the one `unsafe` operation of the crate.
+//! memory read-only (with `geteuid` in `repository`, one of the two `unsafe` calls of
+//! the crate).
 
 use std::fs::File;
 use std::io;

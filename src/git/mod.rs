@@ -2,11 +2,13 @@
 //! running `git`.
 //!
 //! * [`Repository`]: one handle per analysis that finds the repository as `git` run
-//!   in a directory would, and reads once what every walk needs: replace refs and
-//!   grafts ([`rewrites`]), the object store ([`odb`], with [`pack`] files mapped
-//!   once) and the commit-graph file ([`commitgraph`]).
-//! * Objects: commit headers ([`commit`]), trees and git's entry order ([`tree`]),
-//!   the tree diff that reports added paths to a [`diff::Visit`]or ([`diff`]).
+//!   in a directory would (with the [`environment`] variables git reads), and reads
+//!   once what every walk needs: replace refs and grafts ([`rewrites`]), the object
+//!   store ([`odb`]: every object directory, alternates included, with [`pack`]
+//!   files mapped once) and the commit-graph file ([`commitgraph`]).
+//! * Objects: commit headers ([`commit`]), tag targets ([`tag`]), trees and git's
+//!   entry order ([`tree`]), the tree diff that reports added paths to a
+//!   [`diff::Visit`]or ([`diff`]).
 //! * History: the commits reachable from a tip ([`graph`]) in `--topo-order`
 //!   ([`topo`]), and which merge put one commit before another in that order
 //!   ([`reorder`]); commits described for display ([`describe`]); a directory's files
@@ -20,6 +22,7 @@ pub mod commit;
 pub mod commitgraph;
 pub mod describe;
 pub mod diff;
+pub mod environment;
 mod error;
 pub mod graph;
 mod mapped;
@@ -29,9 +32,13 @@ pub mod reorder;
 pub mod repository;
 pub mod rewrites;
 pub mod snapshot;
+pub mod tag;
+#[cfg(test)]
+mod tests;
 pub mod topo;
 pub mod tree;
 
+pub use environment::Environment;
 pub use error::Error;
 pub use git2::Oid;
 pub use repository::{Repository, Tip};

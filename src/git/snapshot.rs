@@ -39,10 +39,19 @@ pub fn files_at(
         spec: spec.to_owned(),
         detail: error.message().to_owned(),
     };
-    let root = libgit2
-        .find_commit(commit)
-        .and_then(|commit| commit.tree())
-        .map_err(bad_revision)?;
+    let root = if repo.rewrites().replaces_objects() {
+        // libgit2 knows no replace refs: the commit (and its tree) as git reads them.
+        let store = repo.store();
+        let tree = store.reader().commit(commit)?.tree;
+        libgit2
+            .find_tree(store.replacement(tree)?)
+            .map_err(bad_revision)?
+    } else {
+        libgit2
+            .find_commit(commit)
+            .and_then(|commit| commit.tree())
+            .map_err(bad_revision)?
+    };
     let tree = if dir.as_os_str().is_empty() {
         root
     } else {
