@@ -21,6 +21,7 @@ pub mod describe;
 pub mod diff;
 mod error;
 pub mod graph;
+pub(crate) mod idmap;
 mod mapped;
 pub mod odb;
 pub mod pack;

@@ -39,6 +39,12 @@ impl ObjectStore {
         }
     }
 
+    /// The mapped packs (for reads in pack order, see [`PackSet::scan_commits`]).
+    #[must_use]
+    pub fn packs(&self) -> &PackSet {
+        &self.packs
+    }
+
     /// A reader for the calling thread, with its own caches. It opens its own libgit2
     /// handle when it first needs one (a `git2::Repository` must not be shared
     /// between threads, and fully packed repositories never need it).

@@ -256,7 +256,7 @@ fn commit_adds_on_any_number_of_workers() {
     }
     let handle = Repository::discover(repo.path()).expect("discover");
     let tip = handle.resolve(&Tip::Head).expect("resolve").expect("born");
-    let graph = CommitGraph::load(&handle, tip, &|_| None, &never).expect("graph");
+    let graph = CommitGraph::load(&handle, tip, &|_| None, 2, &never).expect("graph");
     let order = graph.log_order(&handle).expect("order");
     let mut reader = handle.store().reader();
     let one_by_one: Vec<PyAdds> = order

@@ -1,49 +1,16 @@
 //! The caches of one pack reader: resolved objects by pack offset (git's
 //! `delta_base_cache`, every intermediate base of a chain kept) and recent reads by id.
 
-use std::collections::HashMap;
-
 use git2::Oid;
 
 use super::Object;
+use crate::git::idmap::IdMap;
 
 /// Bytes of resolved objects kept per reader before the oldest are dropped.
 const CACHE_BUDGET_BYTES: usize = 48 << 20;
 
 /// Slots of the recent-reads cache.
 const RECENT_SLOTS: usize = 1 << 12;
-
-/// A hasher for keys that are small integers (pack numbers and offsets): far cheaper
-/// than `SipHash` on the hot path.
-#[derive(Default, Clone, Copy)]
-pub struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8).take(1) {
-            let mut raw = [0u8; 8];
-            raw[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(raw))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u32(&mut self, value: u32) {
-        self.write_u64(u64::from(value));
-    }
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-    fn write_usize(&mut self, value: usize) {
-        // Lossless on every target this builds for (usize is at most 64 bits).
-        self.write_u64(u64::try_from(value).unwrap_or(u64::MAX));
-    }
-}
-
-/// `HashMap` hashing with [`IdHasher`].
-type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// Where an entry lies: pack number in its set, offset in that pack.
 pub(super) type EntryKey = (usize, u64);

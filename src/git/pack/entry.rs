@@ -4,8 +4,8 @@
 //! Every size here comes from the file, so none is trusted for an allocation before
 //! it is checked against what the data can hold.
 
-use flate2::{Decompress, FlushDecompress, Status};
 use git2::Oid;
+use libdeflater::{DecompressionError, Decompressor};
 
 use crate::git::ObjectKind;
 
@@ -80,9 +80,10 @@ pub(super) fn header(pack: &[u8], offset: u64) -> Result<Entry, String> {
 }
 
 /// Inflate the zlib stream at the start of `input` into `out`, which must come to
-/// exactly `size` bytes (the entry's `offset` is for messages).
+/// exactly `size` bytes (the entry's `offset` is for messages). The stream's
+/// Adler-32 checksum is verified; bytes after the stream are not read.
 pub(super) fn inflate(
-    inflater: &mut Decompress,
+    inflater: &mut Decompressor,
     input: &[u8],
     size: usize,
     offset: u64,
@@ -101,26 +102,19 @@ pub(super) fn inflate(
         ));
     }
     out.clear();
-    out.reserve_exact(size);
-    inflater.reset(true);
-    let status = inflater
-        .decompress_vec(input, out, FlushDecompress::Finish)
-        .map_err(|error| format!("zlib error at offset {offset}: {error}"))?;
-    if out.len() != size || !matches!(status, Status::StreamEnd) {
-        // A full buffer can stop just short of the stream end; one more call with no
-        // room left must then report the end.
-        let mut probe = [0u8; 1];
-        let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
-        let tail = input.get(consumed..).unwrap_or(&[]);
-        let more = inflater.decompress(tail, &mut probe, FlushDecompress::Finish);
-        if out.len() != size || !matches!(more, Ok(Status::StreamEnd)) {
-            return Err(format!(
-                "entry at offset {offset} inflates to {} bytes, expected {size}",
-                out.len()
-            ));
-        }
+    out.resize(size, 0);
+    match inflater.zlib_decompress(input, out) {
+        Ok(written) if written == size => Ok(()),
+        Ok(written) => Err(format!(
+            "entry at offset {offset} inflates to {written} bytes, expected {size}"
+        )),
+        Err(DecompressionError::InsufficientSpace) => Err(format!(
+            "entry at offset {offset} inflates to more than the {size} bytes expected"
+        )),
+        Err(DecompressionError::BadData) => Err(format!(
+            "zlib error at offset {offset}: the stream is damaged"
+        )),
     }
-    Ok(())
 }
 
 fn delta_varint(delta: &[u8], at: &mut usize) -> Option<usize> {

@@ -13,6 +13,7 @@ use memmap2::Mmap;
 
 use super::{map_file, PackError};
 use crate::git::bytes::{be32, be64};
+use crate::git::idmap::OidKey;
 
 /// Lookups after which an index builds its hash table: a history walk makes hundreds
 /// of thousands, a cache refresh a handful.
@@ -67,6 +68,16 @@ impl Index {
             lookups: AtomicUsize::new(0),
             table: OnceLock::new(),
         })
+    }
+
+    /// How many objects the index lists.
+    pub(super) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The id of the object at `index` in the index's (sorted) order.
+    pub(super) fn raw_id(&self, index: usize) -> Option<OidKey> {
+        self.name(index)?.try_into().ok()
     }
 
     fn name(&self, index: usize) -> Option<&[u8]> {
@@ -129,7 +140,8 @@ impl Index {
         None
     }
 
-    fn offset(&self, index: usize) -> Option<u64> {
+    /// The pack offset of the object at `index` in the index's order.
+    pub(super) fn offset(&self, index: usize) -> Option<u64> {
         let small = be32(&self.map, self.offsets32 + index * 4)?;
         if small & 0x8000_0000 == 0 {
             return Some(u64::from(small));

@@ -8,17 +8,19 @@
 //!
 //! * `index`: `.idx` files, id to offset;
 //! * `entry`: entry headers, zlib bodies and deltas;
-//! * `cache`: the reader's caches.
+//! * `cache`: the reader's caches;
+//! * `scan`: every whole commit of the packs, read in pack order.
 
 mod cache;
 mod entry;
 mod index;
+mod scan;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flate2::Decompress;
 use git2::Oid;
+use libdeflater::Decompressor;
 use memmap2::Mmap;
 use thiserror::Error;
 
@@ -26,6 +28,7 @@ use self::cache::{DeltaCache, RecentReads};
 pub use self::entry::apply_delta;
 use self::entry::Entry;
 use self::index::Index;
+pub use self::scan::{ScanStopped, STOP_AFTER};
 use crate::git::mapped::map_readonly;
 use crate::git::ObjectKind;
 
@@ -139,7 +142,7 @@ pub struct PackReader {
     set: Arc<PackSet>,
     deltas: DeltaCache,
     recent: RecentReads,
-    inflater: Decompress,
+    inflater: Decompressor,
     scratch: Vec<u8>,
 }
 
@@ -151,7 +154,7 @@ impl PackReader {
             set,
             deltas: DeltaCache::default(),
             recent: RecentReads::default(),
-            inflater: Decompress::new(true),
+            inflater: Decompressor::new(),
             scratch: Vec::new(),
         }
     }
@@ -190,7 +193,7 @@ impl PackReader {
             path: file.pack_path.clone(),
             detail,
         };
-        let inflate = |inflater: &mut Decompress,
+        let inflate = |inflater: &mut Decompressor,
                        data_at: usize,
                        size: usize,
                        entry_offset: u64,
