@@ -79,18 +79,11 @@ pub(super) fn header(pack: &[u8], offset: u64) -> Result<Entry, String> {
     Ok(Entry::Base(kind, at, size))
 }
 
-/// Inflate the zlib stream at the start of `input` into `out`, which must come to
-/// exactly `size` bytes (the entry's `offset` is for messages). The stream's
-/// Adler-32 checksum is verified; bytes after the stream are not read.
-pub(super) fn inflate(
-    inflater: &mut Decompressor,
-    input: &[u8],
-    size: usize,
-    offset: u64,
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
-    // A damaged header must not turn into a huge allocation: deflate expands at most
-    // about 1032:1, and no tree or commit comes near the absolute cap.
+/// Refuse an entry whose header claims more than its zlib stream can inflate to:
+/// a damaged header must not turn into a huge allocation.
+pub(super) fn check_size(input: &[u8], size: usize, offset: u64) -> Result<(), String> {
+    // Deflate expands at most about 1032:1, and no tree or commit comes near the
+    // absolute cap.
     let plausible = input
         .len()
         .saturating_mul(1032)
@@ -101,6 +94,20 @@ pub(super) fn inflate(
             "entry at offset {offset} claims {size} bytes, more than its data can hold"
         ));
     }
+    Ok(())
+}
+
+/// Inflate the zlib stream at the start of `input` into `out`, which must come to
+/// exactly `size` bytes (the entry's `offset` is for messages). The stream's
+/// Adler-32 checksum is verified; bytes after the stream are not read.
+pub(super) fn inflate(
+    inflater: &mut Decompressor,
+    input: &[u8],
+    size: usize,
+    offset: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    check_size(input, size, offset)?;
     out.clear();
     out.resize(size, 0);
     match inflater.zlib_decompress(input, out) {
@@ -138,6 +145,21 @@ fn delta_varint(delta: &[u8], at: &mut usize) -> Option<usize> {
 /// one that does not fit `base`.
 #[must_use]
 pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    apply_delta_into(base, delta, &mut out)?;
+    Some(out)
+}
+
+/// The size a delta says its result has (unchecked until it is applied).
+pub(super) fn delta_target_size(delta: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    delta_varint(delta, &mut at)?;
+    delta_varint(delta, &mut at)
+}
+
+/// [`apply_delta`], writing the result into `out` (cleared first).
+pub(super) fn apply_delta_into(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    out.clear();
     let mut at = 0;
     let source_size = delta_varint(delta, &mut at)?;
     let target_size = delta_varint(delta, &mut at)?;
@@ -151,7 +173,7 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     // The header's size is only a hint until the result is checked against it.
-    let mut out = Vec::with_capacity(target_size.min(base.len().saturating_add(delta.len()) * 2));
+    out.reserve(target_size.min(base.len().saturating_add(delta.len()) * 2));
     while at < delta.len() {
         let op = delta[at];
         at += 1;
@@ -185,7 +207,7 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
     }
-    (out.len() == target_size).then_some(out)
+    (out.len() == target_size).then_some(())
 }
 
 #[cfg(test)]
