@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use git2::Oid;
 
 use super::Error;
+use crate::git::idmap::{key, IdSet, OidKey};
 
 /// Where a file name was first added. Ordered as the names appear in
 /// `git log --reverse --diff-filter=A --no-renames --topo-order --name-only`.
@@ -34,7 +35,83 @@ pub struct FirstAddIndex {
     pub log_len: u32,
     /// First add of each basename.
     pub firsts: FoundAdds,
+    /// The commits of that log: which commits a later `HEAD`'s log shares with it
+    /// (see [`super::extend`]).
+    pub commits: LogCommits,
 }
+
+/// A set of commits, as read from a cache file (sorted ids, searched in place) plus
+/// those added since.
+#[derive(Debug, Clone, Default)]
+pub struct LogCommits {
+    sorted: Vec<OidKey>,
+    added: IdSet<OidKey>,
+}
+
+impl LogCommits {
+    /// The set of `sorted`, which must be strictly increasing (`None` otherwise).
+    #[must_use]
+    pub fn from_sorted(sorted: Vec<OidKey>) -> Option<Self> {
+        sorted
+            .windows(2)
+            .all(|pair| pair[0] < pair[1])
+            .then(|| LogCommits {
+                sorted,
+                added: IdSet::default(),
+            })
+    }
+
+    fn contains_key(&self, id: &OidKey) -> bool {
+        self.sorted.binary_search(id).is_ok() || self.added.contains(id)
+    }
+
+    /// Whether `commit` is in the set.
+    #[must_use]
+    pub fn contains(&self, commit: &Oid) -> bool {
+        self.contains_key(&key(commit))
+    }
+
+    /// Add `commit`.
+    pub fn insert(&mut self, commit: &Oid) {
+        let id = key(commit);
+        if self.sorted.binary_search(&id).is_err() {
+            self.added.insert(id);
+        }
+    }
+
+    /// How many commits the set holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.sorted.len() + self.added.len()
+    }
+
+    /// Whether the set is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every commit, sorted.
+    #[must_use]
+    pub fn to_sorted(&self) -> Vec<OidKey> {
+        let mut all: Vec<OidKey> = self.sorted.iter().chain(&self.added).copied().collect();
+        all.sort_unstable();
+        all
+    }
+}
+
+impl PartialEq for LogCommits {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .sorted
+                .iter()
+                .chain(&self.added)
+                .all(|id| other.contains_key(id))
+    }
+}
+
+impl Eq for LogCommits {}
 
 impl FirstAddIndex {
     /// Append `commits` (oldest first, each with the `.py` basenames it adds), which
@@ -55,6 +132,7 @@ impl FirstAddIndex {
         };
         let mut position = self.log_len;
         for (commit, adds) in commits {
+            self.commits.insert(&commit);
             for (index, name) in adds.iter().enumerate() {
                 if !self.firsts.contains_key(name) {
                     let index = u32::try_from(index).map_err(|_| Error::TooLarge {
