@@ -12,17 +12,17 @@ import sys
 from _thread import allocate_lock
 
 from alembic_git_revisions import _native
+from alembic_git_revisions._records import MigrationFile
 
 # Importing this module is what every migration file pays (through
 # `from alembic_git_revisions import get_down_revision`): the standard library modules
-# that only some paths need are imported where used, and the dataclass
-# `MigrationFile` lives in `_records`, imported on first use.
+# that only some paths need (json, tempfile, pathlib, warnings, typing) are imported
+# where used. `dataclasses` is imported here (by `_records`), not in the calls:
+# `parse_versions_dir` returns dataclasses, and its call should not pay for that.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import pathlib
     from typing import Any
-
-    from alembic_git_revisions._records import MigrationFile
 
 CHAIN_FILENAME = "revision_chain.json"
 
@@ -40,15 +40,6 @@ class StaleChainFileWarning(UserWarning):
     """
 
 
-def __getattr__(name: str) -> object:
-    if name == "MigrationFile":
-        from alembic_git_revisions._records import MigrationFile
-
-        globals()[name] = MigrationFile
-        return MigrationFile
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # --------------------------------------------------------------------------- analysis
 
 
@@ -59,8 +50,6 @@ def parse_versions_dir(versions_dir: StrPath) -> list[MigrationFile]:
     which is not the chain's order when hybrids are present (see :func:`build_chain`).
     Git history is always read (never ``revision_chain.json``) and nothing is cached.
     """
-    from alembic_git_revisions._records import MigrationFile
-
     (analysis,) = _native.analyze([versions_dir])
     return [
         MigrationFile(

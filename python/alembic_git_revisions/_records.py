@@ -1,15 +1,16 @@
 """The record of one migration file that :func:`~alembic_git_revisions.parse_versions_dir`
-returns: a dataclass, as the reference's is, kept apart from ``_chain`` so that
-importing the package does not import :mod:`dataclasses` (and with it
-:mod:`inspect`) until a record is made.
+returns: a dataclass, as the reference's is.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 
 from alembic_git_revisions import _native
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import pathlib
 
 __all__ = ["MigrationFile"]
 
@@ -42,6 +43,8 @@ class MigrationFile:
         Kept for compatibility with the reference; :func:`parse_versions_dir` is the
         way to get a directory's migrations with their real add order.
         """
+        import pathlib
+
         path = pathlib.Path(path)
         declaration = _native.declare_file(path)
         return cls(

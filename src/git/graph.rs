@@ -19,8 +19,8 @@ const INTERRUPT_CHECK_EVERY: usize = 4096;
 /// Commits read one at a time before the packs are read for all of them in pack
 /// order (see [`crate::git::pack::PackSet::scan_commits`]): a walk over a cached
 /// history or a recent commit-graph meets a handful of unknown commits, a cold walk
-/// tens of thousands. Tests scan at once, so that every walk test covers the scan.
-const SCAN_AFTER_MISSES: usize = if cfg!(test) { 0 } else { 1024 };
+/// thousands (reading 256 one at a time costs a cold walk about 2 ms). Tests scan at once, so that every walk test covers the scan.
+const SCAN_AFTER_MISSES: usize = if cfg!(test) { 0 } else { 256 };
 
 /// The commits reachable from one tip, with their trees and parents.
 #[derive(Debug, Clone, Default)]

@@ -100,7 +100,7 @@ mod tests {
             commits: LogCommits::default(),
         };
         for n in [9, 1, 5] {
-            index.commits.insert(&oid(n));
+            index.commits.push(&oid(n));
         }
         index.firsts.insert(
             b"a.py".to_vec(),

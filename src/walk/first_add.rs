@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use git2::Oid;
 
 use super::Error;
-use crate::git::idmap::{key, IdSet, OidKey};
+use crate::git::idmap::{key, OidKey};
 
 /// Where a file name was first added. Ordered as the names appear in
 /// `git log --reverse --diff-filter=A --no-renames --topo-order --name-only`.
@@ -40,12 +40,13 @@ pub struct FirstAddIndex {
     pub commits: LogCommits,
 }
 
-/// A set of commits, as read from a cache file (sorted ids, searched in place) plus
-/// those added since.
+/// The commits of a log: sorted as read from a cache file (searched in place), plus
+/// those appended since in log order (a push each: a full walk appends tens of
+/// thousands, which only a cache write sorts).
 #[derive(Debug, Clone, Default)]
 pub struct LogCommits {
     sorted: Vec<OidKey>,
-    added: IdSet<OidKey>,
+    appended: Vec<OidKey>,
 }
 
 impl LogCommits {
@@ -57,32 +58,30 @@ impl LogCommits {
             .all(|pair| pair[0] < pair[1])
             .then(|| LogCommits {
                 sorted,
-                added: IdSet::default(),
+                appended: Vec::new(),
             })
     }
 
     fn contains_key(&self, id: &OidKey) -> bool {
-        self.sorted.binary_search(id).is_ok() || self.added.contains(id)
+        self.sorted.binary_search(id).is_ok() || self.appended.contains(id)
     }
 
-    /// Whether `commit` is in the set.
+    /// Whether `commit` is in the set. Fast for a set read from a cache file and
+    /// extended by a few commits, as [`super::extend`] uses it.
     #[must_use]
     pub fn contains(&self, commit: &Oid) -> bool {
         self.contains_key(&key(commit))
     }
 
-    /// Add `commit`.
-    pub fn insert(&mut self, commit: &Oid) {
-        let id = key(commit);
-        if self.sorted.binary_search(&id).is_err() {
-            self.added.insert(id);
-        }
+    /// Add `commit`, which must not be in the set yet (a log lists each commit once).
+    pub fn push(&mut self, commit: &Oid) {
+        self.appended.push(key(commit));
     }
 
     /// How many commits the set holds.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.sorted.len() + self.added.len()
+        self.sorted.len() + self.appended.len()
     }
 
     /// Whether the set is empty.
@@ -94,20 +93,16 @@ impl LogCommits {
     /// Every commit, sorted.
     #[must_use]
     pub fn to_sorted(&self) -> Vec<OidKey> {
-        let mut all: Vec<OidKey> = self.sorted.iter().chain(&self.added).copied().collect();
+        let mut all: Vec<OidKey> = self.sorted.iter().chain(&self.appended).copied().collect();
         all.sort_unstable();
+        all.dedup();
         all
     }
 }
 
 impl PartialEq for LogCommits {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len()
-            && self
-                .sorted
-                .iter()
-                .chain(&self.added)
-                .all(|id| other.contains_key(id))
+        self.to_sorted() == other.to_sorted()
     }
 }
 
@@ -132,7 +127,7 @@ impl FirstAddIndex {
         };
         let mut position = self.log_len;
         for (commit, adds) in commits {
-            self.commits.insert(&commit);
+            self.commits.push(&commit);
             for (index, name) in adds.iter().enumerate() {
                 if !self.firsts.contains_key(name) {
                     let index = u32::try_from(index).map_err(|_| Error::TooLarge {
