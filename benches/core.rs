@@ -169,9 +169,9 @@ fn main() {
     let never = || false;
     let unknown = |_: &_| None;
     time("walk: load commit graph", 3, || {
-        CommitGraph::load(&repo, tip, &unknown, &never)
+        CommitGraph::load(&repo, tip, &unknown, 2, &never)
     });
-    let Ok(graph) = CommitGraph::load(&repo, tip, &unknown, &never) else {
+    let Ok(graph) = CommitGraph::load(&repo, tip, &unknown, 2, &never) else {
         return;
     };
     let Ok(order) = graph.log_order(&repo) else {

@@ -23,6 +23,13 @@ use thiserror::Error;
 /// debug builds; it is reserved, not committed, so idle stack costs nothing.
 pub const WORKER_STACK_BYTES: usize = 64 << 20;
 
+/// The workers a run may use: the machine's cores as the operating system reports
+/// them (2 when it does not say).
+#[must_use]
+pub fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
 /// How often the calling thread polls for interruption while workers run.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
 

@@ -231,6 +231,18 @@ def test_startup_reads_importtime(sides: tuple) -> None:
         "alembic_git_revisions._x": 50,
         "alembic_git_revisions": 10,
     }
+    # What `from alembic_git_revisions import get_down_revision` imports: the package
+    # and the submodules it loads on first use, not unrelated top-level imports.
+    assert (
+        startup.statement_cost_us(
+            "import time:        10 |         10 | alembic_git_revisions\n"
+            "import time:         5 |          5 | other\n"
+            "import time:        20 |         70 | alembic_git_revisions._chain\n"
+            "import time:        50 |         50 |   alembic_git_revisions._native\n"
+        )
+        == 80
+    )
     result = startup.run(sides[0], sides[1], 1)
     assert result["summary"]["ours"]["cumulative_ms"] > 0
+    assert result["summary"]["ours"]["first_use_ms"] > 0
     assert "ours / reference" in startup.markdown(result)

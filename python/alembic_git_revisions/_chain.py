@@ -7,17 +7,22 @@ core (through ``_native``); this module adds the per-process caches, the
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import pathlib
 import sys
-import tempfile
-import threading
-import warnings
-from typing import Any
+from _thread import allocate_lock
 
 from alembic_git_revisions import _native
+from alembic_git_revisions._records import MigrationFile
+
+# Importing this module is what every migration file pays (through
+# `from alembic_git_revisions import get_down_revision`): the standard library modules
+# that only some paths need (json, tempfile, pathlib, warnings, typing) are imported
+# where used. `dataclasses` is imported here (by `_records`), not in the calls:
+# `parse_versions_dir` returns dataclasses, and its call should not pay for that.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import pathlib
+    from typing import Any
 
 CHAIN_FILENAME = "revision_chain.json"
 
@@ -33,45 +38,6 @@ class StaleChainFileWarning(UserWarning):
     an error (``warnings.filterwarnings("error", category=StaleChainFileWarning)``) to
     insist on the file, as alembic-git-revisions 13 does.
     """
-
-
-@dataclasses.dataclass(frozen=True)
-class MigrationFile:
-    """One migration file of a versions directory, classified.
-
-    * dynamic: ``down_revision = get_down_revision(revision)``; its parent comes
-      from git history.
-    * static: a hardcoded ``down_revision`` (several parents for a merge migration).
-    * hybrid: a static migration whose parent is a dynamic revision; it joins the
-      dynamic order right after that parent.
-
-    ``git_sequence`` is the file's index in its directory's git add order, within one
-    call of :func:`parse_versions_dir`; files that git has never seen share the index
-    one past the last.
-    """
-
-    revision: str
-    filename: str
-    git_sequence: int
-    is_dynamic: bool
-    static_down_revisions: tuple[str, ...]
-
-    @classmethod
-    def from_file(cls, path: pathlib.Path, git_sequence: int) -> MigrationFile:
-        """Parse and classify one migration file with a given ``git_sequence``.
-
-        Kept for compatibility with the reference; :func:`parse_versions_dir` is the
-        way to get a directory's migrations with their real add order.
-        """
-        path = pathlib.Path(path)
-        declaration = _native.declare_file(path)
-        return cls(
-            revision=declaration.revision,
-            filename=path.name,
-            git_sequence=git_sequence,
-            is_dynamic=declaration.is_dynamic,
-            static_down_revisions=declaration.static_down_revisions,
-        )
 
 
 # --------------------------------------------------------------------------- analysis
@@ -113,6 +79,8 @@ def _chain_file_error(chain_file: pathlib.Path, message: str) -> _native.ChainFi
 
 def _load_chain_file(chain_file: pathlib.Path) -> dict[str, str | None]:
     """Read and validate a ``revision_chain.json``."""
+    import json
+
     try:
         text = chain_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -164,11 +132,15 @@ def _load_chain_file(chain_file: pathlib.Path) -> dict[str, str | None]:
 
 def _write_chain_file(chain_file: pathlib.Path, chain: dict[str, str | None]) -> None:
     """Write a ``revision_chain.json`` atomically."""
+    import json
+
     _write_atomically(chain_file, json.dumps(chain, indent=2, sort_keys=True) + "\n")
 
 
 def _write_atomically(target: pathlib.Path, text: str) -> None:
     """A temp file in the same directory, then a rename: readers see old or new."""
+    import tempfile
+
     handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
@@ -186,23 +158,31 @@ def _write_atomically(target: pathlib.Path, text: str) -> None:
 # --------------------------------------------------------------------------- chains
 
 
-@dataclasses.dataclass(frozen=True)
 class _Resolved:
     """A versions directory's chain and where it came from."""
 
-    versions_dir: pathlib.Path
-    chain: dict[str, str | None]
-    chain_file: pathlib.Path | None
-    unchained: _native.Unchained | None
+    __slots__ = ("chain", "chain_file", "unchained", "versions_dir")
+
+    def __init__(
+        self,
+        versions_dir: pathlib.Path,
+        chain: dict[str, str | None],
+        chain_file: pathlib.Path | None,
+        unchained: _native.Unchained | None,
+    ) -> None:
+        self.versions_dir = versions_dir
+        self.chain = chain
+        self.chain_file = chain_file
+        self.unchained = unchained
 
 
 class _ChainCache:
     """Per-process cache of resolved chains, built at most once per directory."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._by_dir: dict[Any, _Resolved] = {}
-        self._building: dict[Any, threading.Lock] = {}
+        self._building: dict[Any, Any] = {}
         # co_filename of a calling migration -> its directory's chain, for the
         # get_down_revision fast path.
         self.by_caller: dict[str, dict[str, str | None]] = {}
@@ -219,10 +199,12 @@ class _ChainCache:
             self._by_dir[versions_dir] = resolved
             return resolved
         with self._lock:
-            gate = self._building.setdefault(key, threading.Lock())
+            gate = self._building.setdefault(key, allocate_lock())
         with gate:
             resolved = self._by_dir.get(key)
             if resolved is None:
+                import pathlib
+
                 resolved = _resolve(pathlib.Path(versions_dir))
                 self._by_dir[key] = resolved
         self._by_dir[versions_dir] = resolved
@@ -299,13 +281,17 @@ class _CachedBuildChain:
 
 build_chain: _CachedBuildChain = _CachedBuildChain()
 
-_PACKAGE_DIRS = frozenset(
-    {pathlib.Path(__file__).absolute().parent, pathlib.Path(__file__).resolve().parent}
-)
+_PACKAGE_DIRS: frozenset[pathlib.Path] = frozenset()
 
 
 def _discover_versions_dir(frame: Any) -> pathlib.Path:
     """The directory of the first caller outside this package (the migration file)."""
+    import pathlib
+
+    global _PACKAGE_DIRS
+    if not _PACKAGE_DIRS:
+        here = pathlib.Path(__file__)
+        _PACKAGE_DIRS = frozenset({here.absolute().parent, here.resolve().parent})
     while frame is not None:
         directory = pathlib.Path(frame.f_code.co_filename).absolute().parent
         if directory not in _PACKAGE_DIRS:
@@ -333,6 +319,8 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
         directory = _discover_versions_dir(caller)
         resolved = _CACHE.get(directory)
         filename = caller.f_code.co_filename
+        import pathlib
+
         if os.path.isabs(filename) and pathlib.Path(filename).parent == directory:
             _CACHE.by_caller[filename] = resolved.chain
     else:
@@ -344,6 +332,8 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
             _CACHE.replace(resolved, fresh)
             resolved = fresh
         if warning is not None:
+            import warnings
+
             warnings.warn(warning, StaleChainFileWarning, stacklevel=2)
     elif revision not in resolved.chain and resolved.chain_file is None:
         # A migration written after the chain was built in this process (as in
@@ -360,7 +350,7 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
 
 
 _STALE_WARNED: set[pathlib.Path] = set()
-_STALE_LOCK = threading.Lock()
+_STALE_LOCK = allocate_lock()
 
 
 def _over_stale_chain_file(
@@ -452,6 +442,8 @@ def generate_chain_file(versions_dir: StrPath) -> None:
     so that environments without git read the chain from the file. The write is
     atomic: concurrent runs leave one complete file.
     """
+    import pathlib
+
     versions_dir = pathlib.Path(versions_dir)
     (analysis,) = _native.analyze([versions_dir], with_files=False)
     chain_file = _chain_file_of(versions_dir)

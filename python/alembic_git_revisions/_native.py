@@ -10,10 +10,8 @@ CPython fallback parser that the core hands the files it does not read itself.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TypeVar
 
-from alembic_git_revisions import _core, _pyparse
+from alembic_git_revisions import _core
 from alembic_git_revisions._core import (
     ChainError,
     ChainFileError,
@@ -35,15 +33,23 @@ from alembic_git_revisions._core import (
     Unchained,
 )
 
+# `typing` costs milliseconds to import and is needed by type checkers only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import TypeVar
+
+    _E = TypeVar("_E", bound=BaseException)
+
 StrPath = str | os.PathLike[str]
 
 VERSION: str = _core.__version__
 
-_E = TypeVar("_E", bound=BaseException)
-
 
 def python_fallback(source: str) -> tuple[str | None, bool, tuple[str, ...]]:
     """Parse one module the native parser hands back, with CPython's ``ast``."""
+    from alembic_git_revisions import _pyparse  # imports `ast`: only when needed
+
     return _pyparse.read_module_source(source, "<unknown>")
 
 

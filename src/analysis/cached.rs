@@ -17,8 +17,9 @@ use crate::store::{self, CacheMode, Stamp};
 use crate::trace::Trace;
 use crate::walk::{self, extend, memo, FirstAddIndex, FoundAdds, History, KnownCommits};
 
-/// Commits a `HEAD` may move forward by and still be answered from the saved index.
-const LINEAR_EXTENSION_LIMIT: usize = 1000;
+/// Commits a `HEAD` may add to the saved index's history (moving forward, or a pull
+/// request's merge commit) and still be answered from it.
+const EXTENSION_LIMIT: usize = 1000;
 
 /// The cache folder of `repo`, unless history is rewritten (facts keyed by commit
 /// id do not hold then) or the cache is off.
@@ -55,8 +56,9 @@ pub(super) fn walk_history(
 }
 
 /// The first-add index of `repo` at `head`: from the cache when it describes this
-/// `HEAD`, extended when `HEAD` only moved forward through single-parent commits, and
-/// otherwise from a full history walk (which itself reuses the history cache).
+/// `HEAD`, extended when git's order keeps the cached history as the start of
+/// `HEAD`'s (see [`extend::extension`]), and otherwise from a full history walk
+/// (which itself reuses the history cache).
 fn first_add_index(
     repo: &Repository,
     head: Option<Oid>,
@@ -72,21 +74,17 @@ fn first_add_index(
         if index.head == head {
             return Ok(index);
         }
-        if let Some(old) = index.head {
-            if let Some(extension) =
-                extend::linear_extension(repo, old, head_oid, LINEAR_EXTENSION_LIMIT)?
-            {
-                index.extend(
-                    extension
-                        .iter()
-                        .map(|(commit, adds)| (*commit, adds.as_slice())),
-                    head,
-                )?;
-                if let Some(path) = &path {
-                    store::first_adds::save(path, &index);
-                }
-                return Ok(index);
+        if let Some(extension) = extend::extension(repo, &index, head_oid, EXTENSION_LIMIT)? {
+            index.extend(
+                extension
+                    .iter()
+                    .map(|(commit, adds)| (*commit, adds.as_slice())),
+                head,
+            )?;
+            if let Some(path) = &path {
+                store::first_adds::save(path, &index);
             }
+            return Ok(index);
         }
     }
     let history = walk_history(repo, head, folder, threads, interrupted)?;

@@ -76,6 +76,7 @@ pub fn explain_order(
         &repo,
         tip,
         &|oid| known.get(oid).map(|hit| hit.header.clone()),
+        crate::parallel::available_threads(),
         interrupted,
     )?;
     let walk =

@@ -131,7 +131,7 @@ fn request(py: Python<'_>, dirs: Vec<PathBuf>) -> Request {
             major: info.major,
             minor: info.minor,
         },
-        threads: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        threads: crate::parallel::available_threads(),
         cache: CacheMode::from_env(),
     }
 }

@@ -25,6 +25,7 @@ pub mod diff;
 pub mod environment;
 mod error;
 pub mod graph;
+pub(crate) mod idmap;
 mod mapped;
 pub mod odb;
 pub mod pack;

@@ -275,6 +275,13 @@ impl ObjectStore {
         }
     }
 
+    /// The mapped packs of each object directory, the repository's own first (for
+    /// reads in pack order, see [`PackSet::scan_commits`]).
+    #[must_use]
+    pub fn packs(&self) -> &[Arc<PackSet>] {
+        &self.packs
+    }
+
     /// A reader for the calling thread, with its own caches. It opens its own libgit2
     /// object database when it first needs one (fully packed repositories never do).
     #[must_use]

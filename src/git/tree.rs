@@ -42,16 +42,23 @@ impl<'a> TreeIter<'a> {
 
     fn parse_one(&mut self) -> Option<TreeEntry<'a>> {
         let data = self.rest;
-        let space = data.iter().position(|&b| b == b' ')?;
+        // The mode is a few octal digits: a byte loop. Names are the long part, so
+        // their end is found with memchr.
         let mut mode = 0u32;
-        for &digit in &data[..space] {
+        let mut space = 0;
+        loop {
+            let digit = *data.get(space)?;
+            if digit == b' ' {
+                break;
+            }
             if !(b'0'..=b'7').contains(&digit) {
                 return None;
             }
             mode = mode.checked_mul(8)?.checked_add(u32::from(digit - b'0'))?;
+            space += 1;
         }
         let rest = &data[space + 1..];
-        let nul = rest.iter().position(|&b| b == 0)?;
+        let nul = memchr::memchr(0, rest)?;
         let name = &rest[..nul];
         let id = rest.get(nul + 1..nul + 21)?;
         if name.is_empty() || space == 0 {

@@ -54,6 +54,10 @@ impl Writer {
         self.len(v.len());
         self.buf.extend_from_slice(v);
     }
+    /// Bytes without a length (the reader knows how many).
+    pub(super) fn raw(&mut self, v: &[u8]) {
+        self.buf.extend_from_slice(v);
+    }
     /// The checksummed file, or `None` if something did not fit.
     pub(super) fn finish(mut self) -> Option<Vec<u8>> {
         if self.too_large {
@@ -84,6 +88,10 @@ impl<'a> Reader<'a> {
             return None;
         }
         Some(Reader { data: &body[12..] })
+    }
+    /// The next `n` bytes.
+    pub(super) fn take_bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        self.take(n)
     }
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.data.len() < n {

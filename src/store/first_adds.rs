@@ -1,10 +1,12 @@
-//! The saved first-add index ([`FirstAddIndex`]) of the last `HEAD` seen: an
-//! unchanged `HEAD` is answered without a walk, and a `HEAD` that moved forward
-//! extends it (see [`crate::walk::extend`]).
+//! The saved first-add index ([`FirstAddIndex`]) of the last `HEAD` seen, with the
+//! commits of its history: an unchanged `HEAD` is answered without a walk, and a
+//! `HEAD` whose history starts with this one's extends it (see
+//! [`crate::walk::extend`]).
 
 use std::path::{Path, PathBuf};
 
 use super::codec::{write_atomic, Reader, Writer};
+use crate::walk::first_add::LogCommits;
 use crate::walk::{FirstAdd, FirstAddIndex, FoundAdds};
 
 const MAGIC: [u8; 8] = *b"AGRFRST\0";
@@ -12,7 +14,7 @@ const MAGIC: [u8; 8] = *b"AGRFRST\0";
 /// Path of the first-add index in `folder`.
 #[must_use]
 pub fn path(folder: &Path) -> PathBuf {
-    folder.join("first-adds-v1.bin")
+    folder.join("first-adds-v2.bin")
 }
 
 /// Load the first-add index; anything unreadable gives `None`.
@@ -33,10 +35,22 @@ pub fn load(path: &Path) -> Option<FirstAddIndex> {
         };
         firsts.insert(name, add);
     }
+    // The history's commits, sorted: exactly `log_len` of them.
+    let count = r.count(20)?;
+    if u32::try_from(count).ok()? != log_len {
+        return None;
+    }
+    let raw = r.take_bytes(count * 20)?;
+    let sorted = raw
+        .chunks_exact(20)
+        .map(|id| id.try_into().ok())
+        .collect::<Option<Vec<[u8; 20]>>>()?;
+    let commits = LogCommits::from_sorted(sorted)?;
     r.is_done().then_some(FirstAddIndex {
         head: Some(head),
         log_len,
         firsts,
+        commits,
     })
 }
 
@@ -58,6 +72,11 @@ pub fn save(path: &Path, index: &FirstAddIndex) {
         w.u32(add.index);
         w.oid(&add.commit);
     }
+    let commits = index.commits.to_sorted();
+    w.len(commits.len());
+    for id in &commits {
+        w.raw(id);
+    }
     write_atomic(path, w.finish());
 }
 
@@ -76,9 +95,13 @@ mod tests {
         let path = path(dir.path());
         let mut index = FirstAddIndex {
             head: Some(oid(1)),
-            log_len: 42,
+            log_len: 3,
             firsts: FoundAdds::new(),
+            commits: LogCommits::default(),
         };
+        for n in [9, 1, 5] {
+            index.commits.push(&oid(n));
+        }
         index.firsts.insert(
             b"a.py".to_vec(),
             FirstAdd {
@@ -88,7 +111,13 @@ mod tests {
             },
         );
         save(&path, &index);
-        assert_eq!(load(&path), Some(index));
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded, index);
+        assert!(loaded.commits.contains(&oid(5)) && !loaded.commits.contains(&oid(2)));
+        // A commit count that disagrees with the history's length is damage.
+        index.log_len = 4;
+        save(&path, &index);
+        assert_eq!(load(&path), None);
         std::fs::write(&path, b"nonsense").unwrap();
         assert_eq!(load(&path), None);
     }

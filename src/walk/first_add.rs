@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use git2::Oid;
 
 use super::Error;
+use crate::git::idmap::{key, OidKey};
 
 /// Where a file name was first added. Ordered as the names appear in
 /// `git log --reverse --diff-filter=A --no-renames --topo-order --name-only`.
@@ -34,7 +35,78 @@ pub struct FirstAddIndex {
     pub log_len: u32,
     /// First add of each basename.
     pub firsts: FoundAdds,
+    /// The commits of that log: which commits a later `HEAD`'s log shares with it
+    /// (see [`super::extend`]).
+    pub commits: LogCommits,
 }
+
+/// The commits of a log: sorted as read from a cache file (searched in place), plus
+/// those appended since in log order (a push each: a full walk appends tens of
+/// thousands, which only a cache write sorts).
+#[derive(Debug, Clone, Default)]
+pub struct LogCommits {
+    sorted: Vec<OidKey>,
+    appended: Vec<OidKey>,
+}
+
+impl LogCommits {
+    /// The set of `sorted`, which must be strictly increasing (`None` otherwise).
+    #[must_use]
+    pub fn from_sorted(sorted: Vec<OidKey>) -> Option<Self> {
+        sorted
+            .windows(2)
+            .all(|pair| pair[0] < pair[1])
+            .then(|| LogCommits {
+                sorted,
+                appended: Vec::new(),
+            })
+    }
+
+    fn contains_key(&self, id: &OidKey) -> bool {
+        self.sorted.binary_search(id).is_ok() || self.appended.contains(id)
+    }
+
+    /// Whether `commit` is in the set. Fast for a set read from a cache file and
+    /// extended by a few commits, as [`super::extend`] uses it.
+    #[must_use]
+    pub fn contains(&self, commit: &Oid) -> bool {
+        self.contains_key(&key(commit))
+    }
+
+    /// Add `commit`, which must not be in the set yet (a log lists each commit once).
+    pub fn push(&mut self, commit: &Oid) {
+        self.appended.push(key(commit));
+    }
+
+    /// How many commits the set holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.sorted.len() + self.appended.len()
+    }
+
+    /// Whether the set is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every commit, sorted.
+    #[must_use]
+    pub fn to_sorted(&self) -> Vec<OidKey> {
+        let mut all: Vec<OidKey> = self.sorted.iter().chain(&self.appended).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+impl PartialEq for LogCommits {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_sorted() == other.to_sorted()
+    }
+}
+
+impl Eq for LogCommits {}
 
 impl FirstAddIndex {
     /// Append `commits` (oldest first, each with the `.py` basenames it adds), which
@@ -55,6 +127,7 @@ impl FirstAddIndex {
         };
         let mut position = self.log_len;
         for (commit, adds) in commits {
+            self.commits.push(&commit);
             for (index, name) in adds.iter().enumerate() {
                 if !self.firsts.contains_key(name) {
                     let index = u32::try_from(index).map_err(|_| Error::TooLarge {

@@ -73,6 +73,7 @@ pub fn walk(
         repo,
         tip,
         &|oid| facts.get(oid).map(|hit| hit.header.clone()),
+        threads,
         interrupted,
     )?;
     trace.step("load commit graph");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use git2::Oid;
 
 use super::adds::{self, PyAdds};
-use super::extend::linear_extension;
+use super::extend::extension;
 use super::history::walk;
 use super::{FirstAddIndex, KnownCommits};
 use crate::analysis::{self, DirAnalysis, Request};
@@ -256,7 +256,7 @@ fn commit_adds_on_any_number_of_workers() {
     }
     let handle = Repository::discover(repo.path()).expect("discover");
     let tip = handle.resolve(&Tip::Head).expect("resolve").expect("born");
-    let graph = CommitGraph::load(&handle, tip, &|_| None, &never).expect("graph");
+    let graph = CommitGraph::load(&handle, tip, &|_| None, 2, &never).expect("graph");
     let order = graph.log_order(&handle).expect("order");
     let mut reader = handle.store().reader();
     let one_by_one: Vec<PyAdds> = order
@@ -287,6 +287,31 @@ fn commit_adds_on_any_number_of_workers() {
     assert_eq!(again.adds[1..], history.adds[1..]);
 }
 
+/// The first-add index of `rev`, from a full walk.
+fn index_at(handle: &Repository, rev: Oid) -> FirstAddIndex {
+    let history = walk(handle, Some(rev), None, 2, &never).expect("walk");
+    let mut index = FirstAddIndex::default();
+    index.extend(history.iter(), Some(rev)).expect("index");
+    index
+}
+
+/// `index` extended to `to`, if [`extension`] answers.
+fn extended(
+    handle: &Repository,
+    index: &FirstAddIndex,
+    to: Oid,
+    limit: usize,
+) -> Option<FirstAddIndex> {
+    let commits = extension(handle, index, to, limit).expect("readable")?;
+    let mut out = index.clone();
+    out.extend(
+        commits.iter().map(|(c, adds)| (*c, adds.as_slice())),
+        Some(to),
+    )
+    .expect("extend");
+    Some(out)
+}
+
 #[test]
 fn linear_extension_extends_an_index_as_a_full_walk_would() {
     let repo = TestRepo::new();
@@ -309,34 +334,130 @@ fn linear_extension_extends_an_index_as_a_full_walk_would() {
     let head = repo.rev("HEAD");
     let handle = Repository::discover(repo.path()).expect("discover");
     let id = |hex: &str| Oid::from_str(hex).expect("oid");
-    let index_at = |rev: Oid| {
-        let history = walk(&handle, Some(rev), None, 2, &never).expect("walk");
-        let mut index = FirstAddIndex::default();
-        index.extend(history.iter(), Some(rev)).expect("index");
-        index
-    };
-    let mut extended = index_at(id(&merged));
-    let extension = linear_extension(&handle, id(&merged), id(&head), 10)
-        .expect("readable")
-        .expect("linear");
-    assert_eq!(extension.len(), 4);
-    extended
-        .extend(
-            extension.iter().map(|(c, adds)| (*c, adds.as_slice())),
-            Some(id(&head)),
-        )
-        .expect("extend");
-    assert_eq!(extended, index_at(id(&head)));
-    // Not through the merge, nor past the limit.
-    assert!(linear_extension(&handle, id(&merge_base), id(&head), 10)
-        .expect("readable")
-        .is_none());
-    assert!(linear_extension(&handle, id(&merged), id(&head), 3)
-        .expect("readable")
-        .is_none());
+    let at_merge = index_at(&handle, id(&merged));
     assert_eq!(
-        linear_extension(&handle, id(&head), id(&head), 0).expect("readable"),
+        extended(&handle, &at_merge, id(&head), 10),
+        Some(index_at(&handle, id(&head)))
+    );
+    // Through the merge too: the feature's commit and the merge follow main's log.
+    let at_base = index_at(&handle, id(&merge_base));
+    assert_eq!(
+        extended(&handle, &at_base, id(&head), 10),
+        Some(index_at(&handle, id(&head)))
+    );
+    // Not past the limit, nor backwards.
+    assert_eq!(extended(&handle, &at_merge, id(&head), 3), None);
+    assert_eq!(
+        extended(&handle, &index_at(&handle, id(&head)), id(&merged), 10),
+        None
+    );
+    assert_eq!(
+        extension(&handle, &at_merge, id(&merged), 0).expect("readable"),
         Some(Vec::new())
+    );
+}
+
+/// A pull request checked out as CI does, as the merge of its branch into the base
+/// branch (`refs/pull/N/merge`), and other shapes on top of a cached `HEAD`: whenever
+/// the extension answers, it equals a full walk; where git's order does not keep the
+/// cached log as a prefix it must not answer. Generated histories, many seeds.
+#[test]
+fn merge_extensions_agree_with_full_walks() {
+    let mut answered = 0;
+    let mut refused = 0;
+    for seed in 0..12u64 {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let repo = TestRepo::new();
+        let mut files = 0;
+        let mut touch = |repo: &TestRepo, tag: &str| {
+            files += 1;
+            repo.write(
+                &format!("v/{tag}{files}_m.py"),
+                &dynamic(&format!("{tag}{files}")),
+            );
+            repo.write(&format!("lib/{tag}/x.py"), &format!("{files}\n"));
+            repo.commit(&format!("{tag} {files}"));
+        };
+        touch(&repo, "root");
+        // Some history on main, with a merged branch.
+        repo.git(&["checkout", "-q", "-b", "old"]);
+        touch(&repo, "old");
+        repo.git(&["checkout", "-q", "main"]);
+        for _ in 0..=next(3) {
+            touch(&repo, "main");
+        }
+        repo.git(&["merge", "-q", "--no-ff", "--no-edit", "old"]);
+        // A pull request branch, forked from main now or one commit back.
+        let fork = if next(2) == 0 { "HEAD" } else { "HEAD~1" };
+        repo.git(&["checkout", "-q", "-b", "pr", fork]);
+        for _ in 0..=next(3) {
+            touch(&repo, "pr");
+        }
+        match next(3) {
+            // The PR merged main into itself (main as its second parent): then
+            // main's tip sits below a PR commit.
+            0 => {
+                repo.git(&["merge", "-q", "--no-ff", "--no-edit", "main"]);
+                touch(&repo, "pr");
+            }
+            1 => {
+                // A side branch of the PR merged into it.
+                repo.git(&["checkout", "-q", "-b", "side"]);
+                touch(&repo, "side");
+                repo.git(&["checkout", "-q", "pr"]);
+                touch(&repo, "pr");
+                repo.git(&["merge", "-q", "--no-ff", "--no-edit", "side"]);
+            }
+            _ => {}
+        }
+        repo.git(&["checkout", "-q", "main"]);
+        // main may move on after the PR forked (the cache is main's tip).
+        if next(2) == 0 {
+            touch(&repo, "main");
+        }
+        let base = repo.rev("HEAD");
+        // The merge commit CI checks out: base first, the PR second.
+        repo.git(&["checkout", "-q", "--detach", "main"]);
+        repo.git(&["merge", "-q", "--no-ff", "--no-edit", "pr"]);
+        let pr_merge = repo.rev("HEAD");
+        // The other way round too (main merged into the PR).
+        repo.git(&["checkout", "-q", "pr"]);
+        repo.git(&["merge", "-q", "--no-ff", "--no-edit", "main"]);
+        let pr_with_main = repo.rev("HEAD");
+        let pr_head = repo.rev("pr~1");
+        let handle = Repository::discover(repo.path()).expect("discover");
+        let id = |hex: &str| Oid::from_str(hex).expect("oid");
+        let cached = index_at(&handle, id(&base));
+        for to in [&pr_merge, &pr_with_main, &pr_head] {
+            let full = index_at(&handle, id(to));
+            if let Some(index) = extended(&handle, &cached, id(to), 100) {
+                assert_eq!(index, full, "seed {seed}, {to}");
+                answered += 1;
+            } else {
+                // Refused: only where the cached log is not the start of the full one.
+                let full_history = walk(&handle, Some(id(to)), None, 1, &never).expect("walk");
+                let cached_history = walk(&handle, Some(id(&base)), None, 1, &never).expect("walk");
+                let is_prefix = full_history.commits.len() > cached_history.commits.len()
+                    && full_history.commits[..cached_history.commits.len()]
+                        == cached_history.commits[..];
+                assert!(
+                    !is_prefix,
+                    "seed {seed}: refused a prefix extension to {to}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    // Both outcomes occur among the seeds.
+    assert!(
+        answered > 10 && refused > 0,
+        "{answered} answered, {refused} refused"
     );
 }
 
@@ -486,7 +607,7 @@ fn cached_analyses_agree_with_git() {
         .filter_map(|(path, _)| path.file_name()?.to_str().map(str::to_owned))
         .collect();
     assert!(names.iter().any(|n| n == "history-v1.bin"), "{names:?}");
-    assert!(names.iter().any(|n| n == "first-adds-v1.bin"), "{names:?}");
+    assert!(names.iter().any(|n| n == "first-adds-v2.bin"), "{names:?}");
     assert!(names.iter().any(|n| n.starts_with("dir-")), "{names:?}");
     let answered = check();
     assert_eq!(answered[0].files, walked[0].files);

@@ -4,8 +4,8 @@
 //! Every size here comes from the file, so none is trusted for an allocation before
 //! it is checked against what the data can hold.
 
-use flate2::{Decompress, FlushDecompress, Status};
 use git2::Oid;
+use libdeflater::{DecompressionError, Decompressor};
 
 use crate::git::ObjectKind;
 
@@ -79,17 +79,11 @@ pub(super) fn header(pack: &[u8], offset: u64) -> Result<Entry, String> {
     Ok(Entry::Base(kind, at, size))
 }
 
-/// Inflate the zlib stream at the start of `input` into `out`, which must come to
-/// exactly `size` bytes (the entry's `offset` is for messages).
-pub(super) fn inflate(
-    inflater: &mut Decompress,
-    input: &[u8],
-    size: usize,
-    offset: u64,
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
-    // A damaged header must not turn into a huge allocation: deflate expands at most
-    // about 1032:1, and no tree or commit comes near the absolute cap.
+/// Refuse an entry whose header claims more than its zlib stream can inflate to:
+/// a damaged header must not turn into a huge allocation.
+pub(super) fn check_size(input: &[u8], size: usize, offset: u64) -> Result<(), String> {
+    // Deflate expands at most about 1032:1, and no tree or commit comes near the
+    // absolute cap.
     let plausible = input
         .len()
         .saturating_mul(1032)
@@ -100,27 +94,34 @@ pub(super) fn inflate(
             "entry at offset {offset} claims {size} bytes, more than its data can hold"
         ));
     }
-    out.clear();
-    out.reserve_exact(size);
-    inflater.reset(true);
-    let status = inflater
-        .decompress_vec(input, out, FlushDecompress::Finish)
-        .map_err(|error| format!("zlib error at offset {offset}: {error}"))?;
-    if out.len() != size || !matches!(status, Status::StreamEnd) {
-        // A full buffer can stop just short of the stream end; one more call with no
-        // room left must then report the end.
-        let mut probe = [0u8; 1];
-        let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
-        let tail = input.get(consumed..).unwrap_or(&[]);
-        let more = inflater.decompress(tail, &mut probe, FlushDecompress::Finish);
-        if out.len() != size || !matches!(more, Ok(Status::StreamEnd)) {
-            return Err(format!(
-                "entry at offset {offset} inflates to {} bytes, expected {size}",
-                out.len()
-            ));
-        }
-    }
     Ok(())
+}
+
+/// Inflate the zlib stream at the start of `input` into `out`, which must come to
+/// exactly `size` bytes (the entry's `offset` is for messages). The stream's
+/// Adler-32 checksum is verified; bytes after the stream are not read.
+pub(super) fn inflate(
+    inflater: &mut Decompressor,
+    input: &[u8],
+    size: usize,
+    offset: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    check_size(input, size, offset)?;
+    out.clear();
+    out.resize(size, 0);
+    match inflater.zlib_decompress(input, out) {
+        Ok(written) if written == size => Ok(()),
+        Ok(written) => Err(format!(
+            "entry at offset {offset} inflates to {written} bytes, expected {size}"
+        )),
+        Err(DecompressionError::InsufficientSpace) => Err(format!(
+            "entry at offset {offset} inflates to more than the {size} bytes expected"
+        )),
+        Err(DecompressionError::BadData) => Err(format!(
+            "zlib error at offset {offset}: the stream is damaged"
+        )),
+    }
 }
 
 fn delta_varint(delta: &[u8], at: &mut usize) -> Option<usize> {
@@ -144,6 +145,21 @@ fn delta_varint(delta: &[u8], at: &mut usize) -> Option<usize> {
 /// one that does not fit `base`.
 #[must_use]
 pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    apply_delta_into(base, delta, &mut out)?;
+    Some(out)
+}
+
+/// The size a delta says its result has (unchecked until it is applied).
+pub(super) fn delta_target_size(delta: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    delta_varint(delta, &mut at)?;
+    delta_varint(delta, &mut at)
+}
+
+/// [`apply_delta`], writing the result into `out` (cleared first).
+pub(super) fn apply_delta_into(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    out.clear();
     let mut at = 0;
     let source_size = delta_varint(delta, &mut at)?;
     let target_size = delta_varint(delta, &mut at)?;
@@ -157,7 +173,7 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     // The header's size is only a hint until the result is checked against it.
-    let mut out = Vec::with_capacity(target_size.min(base.len().saturating_add(delta.len()) * 2));
+    out.reserve(target_size.min(base.len().saturating_add(delta.len()) * 2));
     while at < delta.len() {
         let op = delta[at];
         at += 1;
@@ -191,7 +207,7 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
     }
-    (out.len() == target_size).then_some(out)
+    (out.len() == target_size).then_some(())
 }
 
 #[cfg(test)]

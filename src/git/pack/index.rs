@@ -13,6 +13,7 @@ use memmap2::Mmap;
 
 use super::{map_file, PackError};
 use crate::git::bytes::{be32, be64};
+use crate::git::idmap::OidKey;
 
 /// Lookups after which an index builds its hash table: a history walk makes hundreds
 /// of thousands, a cache refresh a handful.
@@ -69,6 +70,16 @@ impl Index {
         })
     }
 
+    /// How many objects the index lists.
+    pub(super) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The id of the object at `index` in the index's (sorted) order.
+    pub(super) fn raw_id(&self, index: usize) -> Option<OidKey> {
+        self.name(index)?.try_into().ok()
+    }
+
     fn name(&self, index: usize) -> Option<&[u8]> {
         let at = NAMES_AT + index * 20;
         self.map.get(at..at + 20)
@@ -89,7 +100,7 @@ impl Index {
             // Concurrent workers share one table; a build that fails (a damaged
             // index) is remembered, and the search below is used instead.
             if let Some(table) = self.table.get_or_init(|| IdTable::build(self)) {
-                return self.offset(table.find(self, id)?);
+                return table.find(self, id);
             }
         }
         let first = usize::from(*id.first()?);
@@ -129,7 +140,8 @@ impl Index {
         None
     }
 
-    fn offset(&self, index: usize) -> Option<u64> {
+    /// The pack offset of the object at `index` in the index's order.
+    pub(super) fn offset(&self, index: usize) -> Option<u64> {
         let small = be32(&self.map, self.offsets32 + index * 4)?;
         if small & 0x8000_0000 == 0 {
             return Some(u64::from(small));
@@ -145,27 +157,44 @@ impl Index {
     }
 }
 
-/// Open-addressing table from 4 bytes of an object id to its position in the index:
-/// one probe where the index's own search touches a dozen cold cache lines.
+/// Open-addressing table from an object id to its position and offset: one probe,
+/// where the index's own search touches a dozen cold cache lines, and the offset
+/// without another.
 struct IdTable {
-    /// `(id bytes 4..8, position + 1)`; position 0 marks an empty slot.
-    slots: Vec<(u32, u32)>,
+    slots: Vec<Slot>,
     mask: usize,
+}
+
+/// One slot of an [`IdTable`]: 12 bytes, so that a probe sequence stays within a
+/// cache line or two at the table's load (at most three quarters).
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// Bytes 4..8 of the id, to compare before the id itself.
+    tag: u32,
+    /// Position in the index plus one; 0 marks an empty slot.
+    position: u32,
+    /// The pack offset, or `u32::MAX` for one the index must give (past 4 GiB).
+    offset: u32,
 }
 
 impl IdTable {
     fn build(index: &Index) -> Option<IdTable> {
-        let size = (index.count * 2).next_power_of_two().max(16);
-        let mut slots = vec![(0u32, 0u32); size];
+        let size = (index.count + index.count / 2).next_power_of_two().max(16);
+        let mut slots = vec![Slot::default(); size];
         let mask = size - 1;
         for position in 0..index.count {
             let name = index.name(position)?;
             let (hash, tag) = Self::split(name);
             let mut slot = hash & mask;
-            while slots[slot].1 != 0 {
+            while slots[slot].position != 0 {
                 slot = (slot + 1) & mask;
             }
-            slots[slot] = (tag, u32::try_from(position + 1).ok()?);
+            let offset = index.offset(position)?;
+            slots[slot] = Slot {
+                tag,
+                position: u32::try_from(position + 1).ok()?,
+                offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            };
         }
         Some(IdTable { slots, mask })
     }
@@ -180,17 +209,24 @@ impl IdTable {
         (usize::from_le_bytes(hash), u32::from_le_bytes(tag))
     }
 
-    fn find(&self, index: &Index, id: &[u8]) -> Option<usize> {
+    /// The pack offset of `id`, if the index lists it.
+    fn find(&self, index: &Index, id: &[u8]) -> Option<u64> {
         let (hash, tag) = Self::split(id);
         let mut slot = hash & self.mask;
         loop {
-            let (slot_tag, position) = self.slots[slot];
-            if position == 0 {
+            let entry = self.slots[slot];
+            if entry.position == 0 {
                 return None;
             }
-            let position = usize::try_from(position - 1).ok()?;
-            if slot_tag == tag && index.name(position)? == id {
-                return Some(position);
+            if entry.tag == tag {
+                let position = usize::try_from(entry.position - 1).ok()?;
+                if index.name(position)? == id {
+                    return if entry.offset == u32::MAX {
+                        index.offset(position)
+                    } else {
+                        Some(u64::from(entry.offset))
+                    };
+                }
             }
             slot = (slot + 1) & self.mask;
         }

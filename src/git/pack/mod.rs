@@ -8,24 +8,27 @@
 //!
 //! * `index`: `.idx` files, id to offset;
 //! * `entry`: entry headers, zlib bodies and deltas;
-//! * `cache`: the reader's caches.
+//! * `cache`: the reader's caches;
+//! * `scan`: every whole commit of the packs, read in pack order.
 
 mod cache;
 mod entry;
 mod index;
+mod scan;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flate2::Decompress;
 use git2::Oid;
+use libdeflater::Decompressor;
 use memmap2::Mmap;
 use thiserror::Error;
 
-use self::cache::{DeltaCache, RecentReads};
+use self::cache::{BufferPool, DeltaCache, RecentReads};
 pub use self::entry::apply_delta;
 use self::entry::Entry;
 use self::index::Index;
+pub use self::scan::{ScanStopped, STOP_AFTER};
 use crate::git::mapped::map_readonly;
 use crate::git::ObjectKind;
 
@@ -139,7 +142,8 @@ pub struct PackReader {
     set: Arc<PackSet>,
     deltas: DeltaCache,
     recent: RecentReads,
-    inflater: Decompress,
+    pool: BufferPool,
+    inflater: Decompressor,
     scratch: Vec<u8>,
 }
 
@@ -151,7 +155,8 @@ impl PackReader {
             set,
             deltas: DeltaCache::default(),
             recent: RecentReads::default(),
-            inflater: Decompress::new(true),
+            pool: BufferPool::default(),
+            inflater: Decompressor::new(),
             scratch: Vec::new(),
         }
     }
@@ -168,7 +173,7 @@ impl PackReader {
         for pack in 0..self.set.packs.len() {
             if let Some(offset) = self.set.packs[pack].index.find(oid) {
                 let object = self.resolve(pack, offset)?;
-                self.recent.put(oid, object.clone());
+                self.recent.put(oid, object.clone(), &mut self.pool);
                 return Ok(Some(object));
             }
         }
@@ -181,6 +186,7 @@ impl PackReader {
         let PackReader {
             set,
             deltas,
+            pool,
             inflater,
             scratch,
             ..
@@ -190,16 +196,10 @@ impl PackReader {
             path: file.pack_path.clone(),
             detail,
         };
-        let inflate = |inflater: &mut Decompress,
-                       data_at: usize,
-                       size: usize,
-                       entry_offset: u64,
-                       out: &mut Vec<u8>| {
-            let input = file
-                .data
+        let input = |data_at: usize, entry_offset: u64| {
+            file.data
                 .get(data_at..)
-                .ok_or_else(|| corrupt(format!("truncated entry at offset {entry_offset}")))?;
-            entry::inflate(inflater, input, size, entry_offset, out).map_err(corrupt)
+                .ok_or_else(|| corrupt(format!("truncated entry at offset {entry_offset}")))
         };
         // Walk down the chain (headers only) until a cached object or a base, then
         // apply the deltas back up, caching every intermediate result as git's
@@ -207,7 +207,7 @@ impl PackReader {
         let mut chain: Vec<(u64, usize, usize)> = Vec::new();
         let mut at = offset;
         let (kind, mut data) = loop {
-            if let Some(object) = deltas.get((pack, at)) {
+            if let Some(object) = deltas.get((pack, at), pool) {
                 break object;
             }
             if chain.len() > MAX_CHAIN {
@@ -217,10 +217,12 @@ impl PackReader {
             }
             match entry::header(&file.data, at).map_err(corrupt)? {
                 Entry::Base(kind, data_at, size) => {
-                    let mut data = Vec::new();
-                    inflate(inflater, data_at, size, at, &mut data)?;
+                    let stream = input(data_at, at)?;
+                    entry::check_size(stream, size, at).map_err(corrupt)?;
+                    let mut data = pool.take(size);
+                    entry::inflate(inflater, stream, size, at, &mut data).map_err(corrupt)?;
                     let data = Arc::new(data);
-                    deltas.remember((pack, at), (kind, data.clone()));
+                    deltas.remember((pack, at), (kind, data.clone()), pool);
                     break (kind, data);
                 }
                 Entry::OfsDelta(base, data_at, size) => {
@@ -239,11 +241,26 @@ impl PackReader {
             }
         };
         while let Some((entry_offset, data_at, size)) = chain.pop() {
-            inflate(inflater, data_at, size, entry_offset, scratch)?;
-            let applied = apply_delta(&data, scratch)
-                .ok_or_else(|| corrupt(format!("bad delta at offset {entry_offset}")))?;
+            entry::inflate(
+                inflater,
+                input(data_at, entry_offset)?,
+                size,
+                entry_offset,
+                scratch,
+            )
+            .map_err(corrupt)?;
+            let bad = || corrupt(format!("bad delta at offset {entry_offset}"));
+            let target_size = entry::delta_target_size(scratch).ok_or_else(bad)?;
+            // A damaged size must not turn into a huge allocation before the delta
+            // is checked against its base (see apply_delta).
+            let most = scratch
+                .len()
+                .saturating_mul(data.len().max(127))
+                .min(entry::MAX_OBJECT_BYTES);
+            let mut applied = pool.take(target_size.min(most));
+            entry::apply_delta_into(&data, scratch, &mut applied).ok_or_else(bad)?;
             data = Arc::new(applied);
-            deltas.remember((pack, entry_offset), (kind, data.clone()));
+            deltas.remember((pack, entry_offset), (kind, data.clone()), pool);
         }
         Ok((kind, data))
     }
