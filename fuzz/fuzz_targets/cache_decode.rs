@@ -99,8 +99,7 @@ fuzz_target!(|data: &[u8]| {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
             - 10_000_000_000;
-        let settled =
-            |f: &CachedFile| f.stamp.mtime_ns < cutoff && f.stamp.ctime_ns < cutoff;
+        let settled = |f: &CachedFile| f.stamp.mtime_ns < cutoff && f.stamp.ctime_ns < cutoff;
         if dir.files.iter().all(settled) {
             assert_eq!(again, dir);
         } else {

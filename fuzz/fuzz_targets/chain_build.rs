@@ -150,7 +150,11 @@ fuzz_target!(|data: (Vec<Input>, Option<Vec<PinInput>>)| {
                 let file = by_revision[pair[0].as_str()];
                 let parents: Vec<&str> = match pinned.get(pair[0].as_str()) {
                     Some(pin) if file.is_dynamic => pin.iter().copied().collect(),
-                    _ => file.static_down_revisions.iter().map(String::as_str).collect(),
+                    _ => file
+                        .static_down_revisions
+                        .iter()
+                        .map(String::as_str)
+                        .collect(),
                 };
                 assert!(parents.contains(&pair[1].as_str()));
             }
