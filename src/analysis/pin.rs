@@ -9,6 +9,7 @@ use super::{analyze_at, git_start_dir, AnalysisError, Request};
 use crate::git::{self, Repository, Tip};
 use crate::migrations::declaration::Fallback;
 use crate::migrations::pins::{self, Pin};
+use crate::migrations::repin;
 
 /// What re-pinning a versions directory at a commit would write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +54,7 @@ pub fn plan_pins(
                 spec: rev.to_owned(),
                 detail: "it names no commit".into(),
             })?;
-    let all = pins::extend(
+    let all = repin::extend(
         existing.as_ref(),
         &file,
         &at.files,

@@ -6,13 +6,14 @@
 //! that later dynamic migrations chain after it. With a pin file (see [`pins`]), the
 //! pinned migrations keep their pinned parents and the others chain after them.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use thiserror::Error;
 
-use super::pins::{self, short, show_parent, show_parents, Pin, PinSet};
+use super::pins::{short, show_parent, show_parents, Pin, PinSet};
 
 /// One migration file, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,7 +208,7 @@ fn display_name(name: &[u8]) -> String {
 /// `pins` (the directory's pin file, if any).
 ///
 /// Five stages, each its own function: the input is checked (`check_unique`,
-/// `check_static_cycles`); pins fix parents in advance ([`pins::fix_parents`]: a
+/// `check_static_cycles`); pins fix parents in advance ([`fix_parents`]: a
 /// pinned dynamic migration counts as one hardcoding its pinned parent, checked for
 /// cycles again); the heads of the static migrations are found (`static_heads`); the
 /// migrations that take part in the dynamic line are put in chain order
@@ -222,8 +223,8 @@ fn display_name(name: &[u8]) -> String {
 pub fn build(files: &[Migration], pins: Option<&PinSet>) -> Result<Chain, ChainError> {
     check_unique(files)?;
     check_static_cycles(files)?;
-    let pinned = pins::fix_parents(files, pins)?;
-    if let (Some(pins), std::borrow::Cow::Owned(fixed)) = (pins, &pinned.files) {
+    let pinned = fix_parents(files, pins)?;
+    if let (Some(pins), Cow::Owned(fixed)) = (pins, &pinned.files) {
         check_static_cycles(fixed).map_err(|error| match error {
             ChainError::StaticCycle { cycle } => ChainError::PinnedCycle {
                 pin_file: pins.source.clone(),
@@ -432,6 +433,83 @@ fn check_static_cycles(files: &[Migration]) -> Result<(), ChainError> {
         }
     }
     Ok(())
+}
+
+// ------------------------------------------------------------ the pin stage
+
+/// The migrations as the chain builder sees them once pins are applied, and the
+/// links the pins fix.
+#[derive(Debug)]
+pub struct Pinned<'m> {
+    /// Every migration, each pinned dynamic one turned into one hardcoding its
+    /// pinned parent; borrowed unchanged without pins.
+    pub files: Cow<'m, [Migration]>,
+    /// `(revision, pinned parent)` of each pinned dynamic migration, in pin order.
+    pub links: Vec<(String, Option<String>)>,
+}
+
+/// The chain builder's pin stage: each pinned dynamic migration of `files` is given
+/// its pinned parent as if its file hardcoded it, so that the builder's other stages
+/// chain the unpinned ones after the pinned head. A pinned migration that is made
+/// static since keeps its place if it hardcodes its pinned parent. `files` must hold
+/// each revision once (the builder checks that first).
+///
+/// # Errors
+///
+/// [`ChainError::PinnedMigrationGone`] (a pinned migration is gone),
+/// [`ChainError::PinnedParentGone`] (its pinned parent is) and
+/// [`ChainError::PinnedParentChanged`] (its file hardcodes other parents), each naming
+/// the pin file.
+pub fn fix_parents<'m>(
+    files: &'m [Migration],
+    pins: Option<&PinSet>,
+) -> Result<Pinned<'m>, ChainError> {
+    let Some(pins) = pins.filter(|p| !p.pins.is_empty()) else {
+        return Ok(Pinned {
+            files: Cow::Borrowed(files),
+            links: Vec::new(),
+        });
+    };
+    let declared: HashMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| (file.revision.as_str(), index))
+        .collect();
+    let mut fixed = files.to_vec();
+    let mut links = Vec::new();
+    for pin in &pins.pins {
+        let Some(&index) = declared.get(pin.revision.as_str()) else {
+            return Err(ChainError::PinnedMigrationGone {
+                pin_file: pins.source.clone(),
+                pin: Box::new(pin.clone()),
+            });
+        };
+        if let Some(parent) = &pin.down_revision {
+            if !declared.contains_key(parent.as_str()) {
+                return Err(ChainError::PinnedParentGone {
+                    pin_file: pins.source.clone(),
+                    pin: Box::new(pin.clone()),
+                });
+            }
+        }
+        let file = &mut fixed[index];
+        if file.is_dynamic {
+            file.is_dynamic = false;
+            file.static_down_revisions = pin.parents();
+            links.push((pin.revision.clone(), pin.down_revision.clone()));
+        } else if file.static_down_revisions != pin.parents() {
+            return Err(ChainError::PinnedParentChanged {
+                pin_file: pins.source.clone(),
+                pin: Box::new(pin.clone()),
+                filename: String::from_utf8_lossy(&file.filename).into_owned(),
+                now: file.static_down_revisions.clone(),
+            });
+        }
+    }
+    Ok(Pinned {
+        files: Cow::Owned(fixed),
+        links,
+    })
 }
 
 #[cfg(test)]

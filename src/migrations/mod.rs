@@ -1,12 +1,14 @@
 //! Migration files: which files of a versions directory are migrations
 //! ([`listing`]), what each declares ([`parser`], [`declaration`]), the chain that
-//! links them ([`chain`]) and the parents a release pinned ([`pins`]).
+//! links them ([`chain`]), the parents a release pinned ([`pins`]) and the
+//! append-only re-pin ([`repin`]).
 
 pub mod chain;
 pub mod declaration;
 pub mod listing;
 pub mod parser;
 pub mod pins;
+pub mod repin;
 
 use std::path::PathBuf;
 

@@ -6,13 +6,11 @@
 //! committed beside the versions directory (next to `revision_chain.json`), records the
 //! parent of every dynamic migration in the chain at that commit.
 //!
-//! This module holds the file format (strict parsing, canonical rendering), where the
-//! file is found (beside a directory in the working tree, or in the tree of a commit),
-//! the chain builder's pin stage ([`fix_parents`]: a pinned migration is treated
-//! exactly as if its file hardcoded its pinned parent, so [`super::chain::build`] chains the
-//! unpinned dynamic migrations, in git order, after the pinned head, or after a hybrid
-//! hanging off it), and the append-only re-pin ([`extend`]). Without a pin file
-//! nothing here changes a chain.
+//! This module holds the file format (strict parsing, canonical rendering) and where the
+//! file is found (beside a directory in the working tree, or in the tree of a commit).
+//! The chain builder applies pins in its pin stage ([`super::chain::fix_parents`]) and
+//! [`super::repin`] computes an append-only re-pin; without a pin file nothing changes
+//! a chain.
 //!
 //! The file is JSON, one pin per line in chain order, written comma-first so that a
 //! re-pin only ever adds lines (its diff has no `-` line):
@@ -32,8 +30,7 @@
 //! revisions, a parent pinned only further down, a malformed commit id are errors
 //! naming the file), not on layout.
 
-use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -41,7 +38,6 @@ use git2::Oid;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::chain::{Chain, ChainError, Migration, Unchained};
 use crate::git::{self, snapshot, Repository};
 
 /// The pin file's name; it lives in the versions directory's parent.
@@ -67,7 +63,8 @@ pub struct Pin {
 
 impl Pin {
     /// The pinned parent as a parent list (empty for a root).
-    fn parents(&self) -> Vec<String> {
+    #[must_use]
+    pub fn parents(&self) -> Vec<String> {
         self.down_revision.iter().cloned().collect()
     }
 }
@@ -495,183 +492,6 @@ pub fn at(
         .next()
         .map(|file| parse(&label, &file.contents))
         .transpose()
-}
-
-// ------------------------------------------------------- the chain builder's stage
-
-/// The migrations as the chain builder sees them once pins are applied, and the
-/// links the pins fix.
-#[derive(Debug)]
-pub struct Pinned<'m> {
-    /// Every migration, each pinned dynamic one turned into one hardcoding its
-    /// pinned parent; borrowed unchanged without pins.
-    pub files: Cow<'m, [Migration]>,
-    /// `(revision, pinned parent)` of each pinned dynamic migration, in pin order.
-    pub links: Vec<(String, Option<String>)>,
-}
-
-/// The chain builder's pin stage: each pinned dynamic migration of `files` is given
-/// its pinned parent as if its file hardcoded it, so that the builder's other stages
-/// chain the unpinned ones after the pinned head. A pinned migration that is made
-/// static since keeps its place if it hardcodes its pinned parent. `files` must hold
-/// each revision once (the builder checks that first).
-///
-/// # Errors
-///
-/// [`ChainError::PinnedMigrationGone`] (a pinned migration is gone),
-/// [`ChainError::PinnedParentGone`] (its pinned parent is) and
-/// [`ChainError::PinnedParentChanged`] (its file hardcodes other parents), each naming
-/// the pin file.
-pub fn fix_parents<'m>(
-    files: &'m [Migration],
-    pins: Option<&PinSet>,
-) -> Result<Pinned<'m>, ChainError> {
-    let Some(pins) = pins.filter(|p| !p.pins.is_empty()) else {
-        return Ok(Pinned {
-            files: Cow::Borrowed(files),
-            links: Vec::new(),
-        });
-    };
-    let declared: HashMap<&str, usize> = files
-        .iter()
-        .enumerate()
-        .map(|(index, file)| (file.revision.as_str(), index))
-        .collect();
-    let mut fixed = files.to_vec();
-    let mut links = Vec::new();
-    for pin in &pins.pins {
-        let Some(&index) = declared.get(pin.revision.as_str()) else {
-            return Err(ChainError::PinnedMigrationGone {
-                pin_file: pins.source.clone(),
-                pin: Box::new(pin.clone()),
-            });
-        };
-        if let Some(parent) = &pin.down_revision {
-            if !declared.contains_key(parent.as_str()) {
-                return Err(ChainError::PinnedParentGone {
-                    pin_file: pins.source.clone(),
-                    pin: Box::new(pin.clone()),
-                });
-            }
-        }
-        let file = &mut fixed[index];
-        if file.is_dynamic {
-            file.is_dynamic = false;
-            file.static_down_revisions = pin.parents();
-            links.push((pin.revision.clone(), pin.down_revision.clone()));
-        } else if file.static_down_revisions != pin.parents() {
-            return Err(ChainError::PinnedParentChanged {
-                pin_file: pins.source.clone(),
-                pin: Box::new(pin.clone()),
-                filename: String::from_utf8_lossy(&file.filename).into_owned(),
-                now: file.static_down_revisions.clone(),
-            });
-        }
-    }
-    Ok(Pinned {
-        files: Cow::Owned(fixed),
-        links,
-    })
-}
-
-// ---------------------------------------------------------------- re-pinning
-
-/// The pins after re-pinning at commit `pinned_at` (named `at` in messages): the
-/// `existing` pins, then every dynamic migration of `chain` not pinned yet, in chain
-/// order. `files` and `chain` are the directory's state at that commit; `file` is
-/// the pin file being written.
-///
-/// # Errors
-///
-/// Anything but an append is refused: a pinned migration missing at that commit
-/// ([`PinError::WouldDrop`]) or with other parents there ([`PinError::WouldChange`]),
-/// and a chain that leaves a migration without a parent ([`PinError::Unchained`]).
-pub fn extend(
-    existing: Option<&PinSet>,
-    file: &Path,
-    files: &[Migration],
-    chain: &Chain,
-    pinned_at: &str,
-    at: &str,
-) -> Result<Vec<Pin>, PinError> {
-    if let Some((revision, why)) = &chain.unchained {
-        return Err(PinError::Unchained {
-            file: file.to_path_buf(),
-            revision: revision.clone(),
-            at: at.to_owned(),
-            why: match why {
-                Unchained::MultipleStaticHeads(heads) => format!(
-                    "the hardcoded migrations have {} heads: {}",
-                    heads.len(),
-                    heads.join(", ")
-                ),
-                Unchained::NoStaticHead => {
-                    "no hardcoded migration there is a head; their parents live elsewhere".into()
-                }
-            },
-        });
-    }
-    let by_revision: HashMap<&str, &Migration> =
-        files.iter().map(|f| (f.revision.as_str(), f)).collect();
-    let derived: HashMap<&str, Option<&str>> = chain
-        .links
-        .iter()
-        .map(|(r, p)| (r.as_str(), p.as_deref()))
-        .collect();
-    let mut pins: Vec<Pin> = existing.map(|e| e.pins.clone()).unwrap_or_default();
-    for pin in &pins {
-        let Some(migration) = by_revision.get(pin.revision.as_str()) else {
-            return Err(PinError::WouldDrop {
-                file: file.to_path_buf(),
-                pin: Box::new(pin.clone()),
-                at: at.to_owned(),
-            });
-        };
-        let now: Vec<String> = if migration.is_dynamic {
-            derived
-                .get(pin.revision.as_str())
-                .copied()
-                .flatten()
-                .map(str::to_owned)
-                .into_iter()
-                .collect()
-        } else {
-            migration.static_down_revisions.clone()
-        };
-        if now != pin.parents() {
-            return Err(PinError::WouldChange {
-                file: file.to_path_buf(),
-                pin: Box::new(pin.clone()),
-                now,
-                at: at.to_owned(),
-                why: if migration.is_dynamic {
-                    format!(
-                        " (derived from git history: the pin file at {at} does not hold this \
-                         pin, or pins it differently, and the history has changed shape)"
-                    )
-                } else {
-                    " (hardcoded in its file)".into()
-                },
-            });
-        }
-    }
-    let pinned: HashSet<String> = pins.iter().map(|p| p.revision.clone()).collect();
-    for (revision, parent) in &chain.links {
-        if pinned.contains(revision) {
-            continue;
-        }
-        let name = by_revision
-            .get(revision.as_str())
-            .map(|m| String::from_utf8_lossy(&m.filename).into_owned())
-            .unwrap_or_default();
-        pins.push(Pin {
-            revision: revision.clone(),
-            down_revision: parent.clone(),
-            file: name,
-            pinned_at: pinned_at.to_owned(),
-        });
-    }
-    Ok(pins)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::migrations::chain::{self, Chain, ChainError, Migration};
+use crate::migrations::repin::extend;
 
 const AT: &str = "0123456789abcdef0123456789abcdef01234567";
 const LATER: &str = "89abcdef0123456789abcdef0123456789abcdef";
