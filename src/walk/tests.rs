@@ -12,7 +12,7 @@ use super::adds::{self, PyAdds};
 use super::extend::linear_extension;
 use super::history::walk;
 use super::{FirstAddIndex, KnownCommits};
-use crate::analysis::{self, DirAnalysis, Request};
+use crate::analysis::{self, DirAnalysis, Location, Request};
 use crate::git::graph::CommitGraph;
 use crate::git::{Repository, Tip};
 use crate::migrations::declaration::NoFallback;
@@ -342,7 +342,10 @@ fn linear_extension_extends_an_index_as_a_full_walk_would() {
 
 fn request(repo: &TestRepo, dirs: &[&str], cache: CacheMode) -> Request {
     Request {
-        dirs: dirs.iter().map(|d| repo.path().join(d)).collect(),
+        dirs: dirs
+            .iter()
+            .map(|d| Location::flat(repo.path().join(d)))
+            .collect(),
         python: PyVersion {
             major: 3,
             minor: 11,
@@ -424,7 +427,7 @@ fn analyze_and_analyze_at_chain_as_git_log_orders() {
 
     let request = request(&repo, &[], CacheMode::Off);
     let at = analysis::analyze_at(
-        &repo.path().join("app/versions"),
+        &Location::flat(repo.path().join("app/versions")),
         &older,
         &request,
         &NoFallback,
@@ -438,7 +441,7 @@ fn analyze_and_analyze_at_chain_as_git_log_orders() {
     assert_eq!(at.files.len(), 4);
     // A directory that did not exist yet holds nothing.
     let before = analysis::analyze_at(
-        &repo.path().join("other/versions"),
+        &Location::flat(repo.path().join("other/versions")),
         &repo.rev("HEAD~3"),
         &request,
         &NoFallback,
