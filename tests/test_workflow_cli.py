@@ -946,7 +946,7 @@ def test_config_with_two_version_locations(tmp_path: pathlib.Path) -> None:
 
 def test_config_with_recursive_version_locations(tmp_path: pathlib.Path) -> None:
     """A recursive location is one chain over its subdirectories, not one per directory
-    (see test_recursive for real Alembic on the date layout)."""
+    (see test_alembic_recursive.py for real Alembic on the date layout)."""
     repo = Repo(tmp_path / "repo")
     root, one, two, three = (f"{n:012x}" for n in (0xA0, 0xA1, 0xA2, 0xA3))
     repo.commit({f"db/versions/{root}_root.py": migration_source(root, None)})
