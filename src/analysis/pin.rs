@@ -137,6 +137,20 @@ pub(super) mod tests {
             .collect()
     }
 
+    /// (revision, pinned parent, commit) of each pin a plan writes.
+    fn pin_rows(plan: &PinPlan) -> Vec<(&str, Option<&str>, &str)> {
+        plan.pins
+            .iter()
+            .map(|p| {
+                (
+                    p.revision.as_str(),
+                    p.down_revision.as_deref(),
+                    p.pinned_at.as_str(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn pins_are_planned_read_beside_the_directory_and_at_a_commit() {
         let (repo, ..) = update_branch_history();
@@ -172,19 +186,8 @@ pub(super) mod tests {
         assert_eq!(plan.file, repo.path().join("m").join(FILENAME));
         assert_eq!((plan.added, plan.exists), (2, false));
         assert_eq!(plan.commit.to_string(), deployed);
-        let got: Vec<(&str, Option<&str>, &str)> = plan
-            .pins
-            .iter()
-            .map(|p| {
-                (
-                    p.revision.as_str(),
-                    p.down_revision.as_deref(),
-                    p.pinned_at.as_str(),
-                )
-            })
-            .collect();
         assert_eq!(
-            got,
+            pin_rows(&plan),
             vec![
                 ("b", Some("r"), deployed.as_str()),
                 ("m", Some("b"), deployed.as_str())
