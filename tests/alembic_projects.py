@@ -73,6 +73,19 @@ def down_revision_kind(path: pathlib.Path) -> str:
     raise AssertionError(f"no down_revision in {path}")
 
 
+def declared_revision(path: pathlib.Path) -> str:
+    """The ``revision = ...`` a migration file declares."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id == "revision" and node.value is not None:
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, str), path
+            return value
+    raise AssertionError(f"no revision in {path}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Graph:
     """What Alembic reports about a project's revisions, order-independent."""
@@ -162,22 +175,22 @@ class Project:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
 
+    def _files(self) -> list[pathlib.Path]:
+        """Every migration file, at any depth (a recursive location's date layout)."""
+        return [p for d in (VERSIONS, PLUGIN_VERSIONS) for p in (self.path / d).rglob("*.py")]
+
     def migration(self, revision: str) -> pathlib.Path:
-        """The file of *revision* (generated with ``--rev-id``), in any version location."""
-        (path,) = [
-            p for d in (VERSIONS, PLUGIN_VERSIONS) for p in (self.path / d).glob(f"{revision}_*.py")
-        ]
+        """The file of *revision* (generated with ``--rev-id``), in any version location:
+        its name starts with the id, or holds it as a ``_``-separated word (the cookbook's
+        ``%%(day).2d_%%(hour).2d%%(minute).2d_%%(second).2d_%%(rev)s_%%(slug)s``)."""
+        (path,) = [p for p in self._files() if revision in p.name.split("_")[:-1]]
         return path
 
     def kind_of(self, revision: str) -> str:
         return down_revision_kind(self.migration(revision))
 
     def revisions(self) -> list[str]:
-        return sorted(
-            p.name.split("_")[0]
-            for d in (VERSIONS, PLUGIN_VERSIONS)
-            for p in (self.path / d).glob("*.py")
-        )
+        return sorted(declared_revision(p) for p in self._files())
 
     def graph(self) -> Graph:
         """Alembic's view of the project, from its own command functions in one process

@@ -294,8 +294,40 @@ def test_pyproject_layout_of_alembic_init(tmp_path: pathlib.Path) -> None:
     assert [e["path"] for e in document["directories"]] == [str(expected[0])]
 
 
+def alembic_files(python: pathlib.Path, cwd: pathlib.Path, *args: str) -> list[pathlib.Path]:
+    """The migration files real Alembic loads (``history --verbose``)."""
+    status, out, err = run(python, cwd, "-m", "alembic", *args, "history", "--verbose")
+    assert status == 0, err
+    return sorted(pathlib.Path(p) for p in re.findall(r"^\s*Path: (.+\.py)$", out, re.MULTILINE))
+
+
 def test_pyproject_version_locations_and_recursion(tmp_path: pathlib.Path) -> None:
-    repo = project(tmp_path / "repo", ["db/versions", "db/versions/2024/01", "extra"])
+    """With recursive_version_locations, each location is one chain over every
+    directory below it, holding exactly the files Alembic loads."""
+    repo = Repo(tmp_path / "repo")
+    ids = iter(f"{n:012x}" for n in range(0xB0, 0xC0))
+    root, extra_root = next(ids), next(ids)
+    repo.commit({f"db/versions/{root}_root.py": migration_source(root, None)})
+    repo.commit({f"extra/{extra_root}_root.py": migration_source(extra_root, None)})
+    line: dict[str, list[str]] = {"db/versions": [root], "extra": [extra_root]}
+    for location, below in [
+        ("db/versions", "2024/01"),
+        ("extra", "deep/er/still"),
+        ("db/versions", "2024/02"),
+        ("db/versions", "2025/01"),
+        ("extra", "x"),
+    ]:
+        revision = next(ids)
+        repo.commit({f"{location}/{below}/{revision}_m.py": migration_source(revision, Dynamic())})
+        line[location].append(revision)
+    # Not migrations to Alembic: an __init__.py, a __pycache__ directory's files.
+    repo.commit(
+        {
+            "db/versions/2024/__init__.py": "",
+            "db/versions/2024/__pycache__/abcdef000000_cached.py": "revision = 'x'\n",
+        }
+    )
+    repo.flush()
     write(
         repo.path / "pyproject.toml",
         """\
@@ -308,8 +340,17 @@ def test_pyproject_version_locations_and_recursion(tmp_path: pathlib.Path) -> No
         recursive_version_locations = true
         """,
     )
-    expected = [repo.path / d for d in ("db/versions", "db/versions/2024/01", "extra")]
-    assert_same_as_alembic(NEW, repo.path, ["-c", "pyproject.toml"], expected)
+    document = agr_json(NEW, repo.path, "-c", "pyproject.toml")
+    locations = [repo.path / "db/versions", repo.path / "extra"]
+    entries = document["directories"]
+    assert [pathlib.Path(e["path"]) for e in entries] == locations
+    assert [e["scope"] for e in entries] == ["recursive", "recursive"]
+    ours = sorted(pathlib.Path(e["path"], m["filename"]) for e in entries for m in e["migrations"])
+    assert ours == alembic_files(NEW, repo.path, "-c", "pyproject.toml")
+    for entry, location in zip(entries, ["db/versions", "extra"], strict=True):
+        assert entry["chain"] == build_chain(entry["path"], scope="recursive")
+        expected = dict(zip(line[location][1:], line[location][:-1], strict=True))
+        assert entry["chain"] == expected
 
 
 def test_sections_with_name(tmp_path: pathlib.Path) -> None:

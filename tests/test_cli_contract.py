@@ -268,6 +268,7 @@ def test_check_json_is_one_document_with_every_finding_field(tmp_path: pathlib.P
     good, bad = document["directories"]
     assert good == {
         "path": str(two),
+        "scope": "flat",
         "ok": True,
         "source": "git",
         "chain_file": None,

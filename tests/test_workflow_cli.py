@@ -945,7 +945,15 @@ def test_config_with_two_version_locations(tmp_path: pathlib.Path) -> None:
 
 
 def test_config_with_recursive_version_locations(tmp_path: pathlib.Path) -> None:
-    repo = config_repo(tmp_path / "repo", ["db/versions", "db/versions/2024"])
+    """A recursive location is one chain over its subdirectories, not one per directory
+    (see test_alembic_recursive.py for real Alembic on the date layout)."""
+    repo = Repo(tmp_path / "repo")
+    root, one, two, three = (f"{n:012x}" for n in (0xA0, 0xA1, 0xA2, 0xA3))
+    repo.commit({f"db/versions/{root}_root.py": migration_source(root, None)})
+    repo.commit({f"db/versions/2024/11/{one}_one.py": migration_source(one, Dynamic())})
+    repo.commit({f"db/versions/2024/12/{two}_two.py": migration_source(two, Dynamic())})
+    repo.commit({f"db/versions/2025/01/{three}_three.py": migration_source(three, Dynamic())})
+    repo.flush()
     ini = repo.path / "alembic.ini"
     ini.write_text(
         "[alembic]\n"
@@ -955,10 +963,29 @@ def test_config_with_recursive_version_locations(tmp_path: pathlib.Path) -> None
         "recursive_version_locations = true\n",
         encoding="utf-8",
     )
-    top, sub = repo.path / "db" / "versions", repo.path / "db" / "versions" / "2024"
-    chains = [build_chain(top), build_chain(sub)]
-    assert [len(c) for c in chains] == [2, 2] and not set(chains[0]) & set(chains[1])
+    top = repo.path / "db" / "versions"
+    expected = {one: root, two: one, three: two}
+    assert build_chain(top, scope="recursive") == expected
+    # Read flat, the top directory alone holds only the root.
+    assert build_chain(top) == {}
 
     result = agr("chain", "--config", ini, "--format", "json")
     assert result.status == 0, result.err
-    assert chains_of(json.loads(result.out)) == {str(top): chains[0], str(sub): chains[1]}
+    document = json.loads(result.out)
+    assert chains_of(document) == {str(top): expected}
+    assert [entry["scope"] for entry in document["directories"]] == ["recursive"]
+    assert [m["filename"] for m in document["directories"][0]["migrations"]] == [
+        f"{root}_root.py",
+        f"2024/11/{one}_one.py",
+        f"2024/12/{two}_two.py",
+        f"2025/01/{three}_three.py",
+    ]
+    # The same location given on the command line.
+    result = agr("chain", top, "--recursive", "--format", "json")
+    assert chains_of(json.loads(result.out)) == {str(top): expected}
+    check = agr("check", "--config", ini)
+    assert check.status == 0, check.err
+    assert check.out.splitlines() == [
+        f"{top}: OK, 4 migrations",
+        f"{ini} [alembic]: revision graph of 1 version location: OK, 1 head",
+    ]

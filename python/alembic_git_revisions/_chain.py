@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import pathlib
     from typing import Any
 
+    from alembic_git_revisions._native import Scope
+
 CHAIN_FILENAME = "revision_chain.json"
 
 _MISSING: Any = object()
@@ -43,14 +45,17 @@ class StaleChainFileWarning(UserWarning):
 # --------------------------------------------------------------------------- analysis
 
 
-def parse_versions_dir(versions_dir: StrPath) -> list[MigrationFile]:
+def parse_versions_dir(versions_dir: StrPath, *, scope: Scope = "flat") -> list[MigrationFile]:
     """Every migration of *versions_dir*, classified, in git add order.
 
     Sorted by ``(git_sequence, filename)``: the order files were first added to git,
     which is not the chain's order when hybrids are present (see :func:`build_chain`).
     Git history is always read (never ``revision_chain.json``) and nothing is cached.
+    With ``scope="recursive"``, the migrations of every directory below it too (Alembic's
+    ``recursive_version_locations``); their ``filename`` is then the path relative to
+    *versions_dir*.
     """
-    (analysis,) = _native.analyze([versions_dir])
+    (analysis,) = _native.analyze([versions_dir], scope=scope)
     return [
         MigrationFile(
             revision=record.revision,
@@ -68,6 +73,13 @@ def parse_versions_dir(versions_dir: StrPath) -> list[MigrationFile]:
 
 def _chain_file_of(versions_dir: pathlib.Path) -> pathlib.Path:
     return versions_dir.parent / CHAIN_FILENAME
+
+
+def regenerate_command(versions_dir: StrPath, scope: Scope = "flat") -> str:
+    """The command that writes the chain file of *versions_dir* (read in *scope*)."""
+    if scope == "recursive":
+        return f"alembic-git-revisions generate --recursive {versions_dir}"
+    return f"alembic-git-revisions {versions_dir}"
 
 
 def _chain_file_error(chain_file: pathlib.Path, message: str) -> _native.ChainFileError:
@@ -161,7 +173,7 @@ def _write_atomically(target: pathlib.Path, text: str) -> None:
 class _Resolved:
     """A versions directory's chain and where it came from."""
 
-    __slots__ = ("chain", "chain_file", "unchained", "versions_dir")
+    __slots__ = ("chain", "chain_file", "scope", "unchained", "versions_dir")
 
     def __init__(
         self,
@@ -169,11 +181,13 @@ class _Resolved:
         chain: dict[str, str | None],
         chain_file: pathlib.Path | None,
         unchained: _native.Unchained | None,
+        scope: Scope = "flat",
     ) -> None:
         self.versions_dir = versions_dir
         self.chain = chain
         self.chain_file = chain_file
         self.unchained = unchained
+        self.scope = scope
 
 
 class _ChainCache:
@@ -187,16 +201,16 @@ class _ChainCache:
         # get_down_revision fast path.
         self.by_caller: dict[str, dict[str, str | None]] = {}
 
-    def get(self, versions_dir: Any) -> _Resolved:
-        resolved = self._by_dir.get(versions_dir)
+    def get(self, versions_dir: Any, scope: Scope = "flat") -> _Resolved:
+        resolved = self._by_dir.get((versions_dir, scope))
         if resolved is not None:
             return resolved
         # Spellings of one directory share one build ("d", Path("d"), "d/"); symlinks
         # are not resolved, since a symlinked path keeps its own chain file.
-        key = os.path.abspath(os.fspath(versions_dir))
+        key = (os.path.abspath(os.fspath(versions_dir)), scope)
         resolved = self._by_dir.get(key)
         if resolved is not None:
-            self._by_dir[versions_dir] = resolved
+            self._by_dir[(versions_dir, scope)] = resolved
             return resolved
         with self._lock:
             gate = self._building.setdefault(key, allocate_lock())
@@ -205,14 +219,14 @@ class _ChainCache:
             if resolved is None:
                 import pathlib
 
-                resolved = _resolve(pathlib.Path(versions_dir))
+                resolved = _resolve(pathlib.Path(versions_dir), scope)
                 self._by_dir[key] = resolved
-        self._by_dir[versions_dir] = resolved
+        self._by_dir[(versions_dir, scope)] = resolved
         return resolved
 
-    def forget(self, versions_dir: Any) -> None:
+    def forget(self, versions_dir: Any, scope: Scope = "flat") -> None:
         """Drop one directory's chain (under every spelling) so the next use rebuilds."""
-        key = os.path.abspath(os.fspath(versions_dir))
+        key = (os.path.abspath(os.fspath(versions_dir)), scope)
         with self._lock:
             stale = self._by_dir.get(key)
             for name, resolved in list(self._by_dir.items()):
@@ -243,40 +257,46 @@ class _ChainCache:
 _CACHE = _ChainCache()
 
 
-def _resolve(versions_dir: pathlib.Path) -> _Resolved:
+def _resolve(versions_dir: pathlib.Path, scope: Scope = "flat") -> _Resolved:
     chain_file = _chain_file_of(versions_dir)
     if chain_file.exists():
-        return _Resolved(versions_dir, _load_chain_file(chain_file), chain_file, None)
+        return _Resolved(versions_dir, _load_chain_file(chain_file), chain_file, None, scope)
     try:
-        (analysis,) = _native.analyze([versions_dir], with_files=False)
+        (analysis,) = _native.analyze([versions_dir], with_files=False, scope=scope)
     except _native.NotAGitRepositoryError as exc:
         raise _native.amended(
             exc,
             f"{exc} and {chain_file} does not exist. Generate it from a full clone with: "
-            f"alembic-git-revisions {versions_dir}",
+            f"{regenerate_command(versions_dir, scope)}",
         ) from None
     except _native.ShallowCloneError as exc:
         raise _native.amended(exc, f"{exc}; {chain_file} does not exist") from None
-    return _Resolved(versions_dir, analysis.chain, None, analysis.unchained)
+    return _Resolved(versions_dir, analysis.chain, None, analysis.unchained, scope)
 
 
 class _CachedBuildChain:
     """``build_chain`` with the ``cache_clear()`` of ``functools.cache``."""
 
-    def __call__(self, versions_dir: StrPath) -> dict[str, str | None]:
+    def __call__(self, versions_dir: StrPath, *, scope: Scope = "flat") -> dict[str, str | None]:
         """The revision chain of *versions_dir*: ``{revision: down_revision}``.
 
         A ``revision_chain.json`` beside the directory wins over git (it is what
         Docker images and shallow CI clones ship). Built once per directory per
         process; ``build_chain.cache_clear()`` forgets. A ``None`` parent marks the
-        first migration of a history that has no static migration.
+        first migration of a history that has no static migration. With
+        ``scope="recursive"``, one chain over *versions_dir* and every directory below
+        it (Alembic's ``recursive_version_locations``).
         """
-        return _CACHE.get(versions_dir).chain
+        return _CACHE.get(versions_dir, scope).chain
 
     @staticmethod
     def cache_clear() -> None:
-        """Forget every chain built so far in this process."""
+        """Forget every chain built so far in this process (and every configuration
+        the scope rule read)."""
         _CACHE.clear()
+        from alembic_git_revisions import _scope
+
+        _scope.clear()
 
 
 build_chain: _CachedBuildChain = _CachedBuildChain()
@@ -307,25 +327,32 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
     """The ``down_revision`` of *revision*, derived from git history.
 
     Without *versions_dir*, the directory of the calling migration file is used, so a
-    migration just writes ``down_revision = get_down_revision(revision)``.
+    migration just writes ``down_revision = get_down_revision(revision)``. When that
+    directory (or *versions_dir*) lies in a version location Alembic reads with
+    ``recursive_version_locations = true``, the chain is that location's, over all of
+    its subdirectories: see the README ("Alembic features") for how that is decided.
     """
+    from alembic_git_revisions import _scope
+
+    caller = sys._getframe(1)
     if versions_dir is None:
-        caller = sys._getframe(1)
         chain = _CACHE.by_caller.get(caller.f_code.co_filename)
         if chain is not None:
             parent = chain.get(revision, _MISSING)
             if parent is not _MISSING:
                 return parent
-        directory = _discover_versions_dir(caller)
-        resolved = _CACHE.get(directory)
+        own = _discover_versions_dir(caller)
+        where = _scope.locate(own, caller)
+        resolved = _CACHE.get(where.directory, where.scope)
         filename = caller.f_code.co_filename
         import pathlib
 
-        if os.path.isabs(filename) and pathlib.Path(filename).parent == directory:
+        if os.path.isabs(filename) and pathlib.Path(filename).parent == own:
             _CACHE.by_caller[filename] = resolved.chain
     else:
-        directory = versions_dir
-        resolved = _CACHE.get(versions_dir)
+        where = _scope.locate(versions_dir, caller)
+        resolved = _CACHE.get(where.directory, where.scope)
+    directory = where.directory
     if revision not in resolved.chain and resolved.chain_file is not None:
         fresh, warning = _over_stale_chain_file(resolved, revision)
         if fresh is not None:
@@ -341,8 +368,8 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
         # once, which the persistent cache makes cheap.
         unchained = resolved.unchained is not None and resolved.unchained.revision == revision
         if not unchained:
-            _CACHE.forget(directory)
-            resolved = _CACHE.get(directory)
+            _CACHE.forget(directory, where.scope)
+            resolved = _CACHE.get(directory, where.scope)
     try:
         return resolved.chain[revision]
     except KeyError:
@@ -366,7 +393,9 @@ def _over_stale_chain_file(
     """
     assert resolved.chain_file is not None
     try:
-        (analysis,) = _native.analyze([resolved.versions_dir], with_files=False)
+        (analysis,) = _native.analyze(
+            [resolved.versions_dir], with_files=False, scope=resolved.scope
+        )
     except (_native.NotAGitRepositoryError, _native.ShallowCloneError):
         return None, None
     if revision not in analysis.chain:
@@ -376,7 +405,9 @@ def _over_stale_chain_file(
         for rev, parent in resolved.chain.items()
     ):
         return None, None
-    fresh = _Resolved(resolved.versions_dir, analysis.chain, None, analysis.unchained)
+    fresh = _Resolved(
+        resolved.versions_dir, analysis.chain, None, analysis.unchained, resolved.scope
+    )
     with _STALE_LOCK:
         if resolved.chain_file in _STALE_WARNED:
             return fresh, None
@@ -385,7 +416,8 @@ def _over_stale_chain_file(
         f"{resolved.chain_file} is stale: it lacks revision {revision!r}, so the chain "
         f"of {resolved.versions_dir} comes from git history instead (it agrees with the "
         "file on every revision the file holds). Regenerate the file with: "
-        f"alembic-git-revisions {resolved.versions_dir}, or delete it (it is meant for "
+        f"{regenerate_command(resolved.versions_dir, resolved.scope)}, or delete it (it is "
+        "meant for "
         "environments without git; keep it out of version control)"
     )
 
@@ -393,7 +425,9 @@ def _over_stale_chain_file(
 def _disagreement(resolved: _Resolved) -> str:
     """Where git history disagrees with a chain file, for the stale-file message."""
     try:
-        (analysis,) = _native.analyze([resolved.versions_dir], with_files=False)
+        (analysis,) = _native.analyze(
+            [resolved.versions_dir], with_files=False, scope=resolved.scope
+        )
     except (_native.GitHistoryError, ValueError, OSError):
         return ""
     for rev, parent in resolved.chain.items():
@@ -410,7 +444,8 @@ def _not_found_message(revision: str, resolved: _Resolved) -> str:
         return (
             f"Revision {revision!r} is not in {resolved.chain_file}, which holds "
             f"{plural(len(resolved.chain), 'revision')}: the file is stale. Regenerate it "
-            f"with: alembic-git-revisions {resolved.versions_dir}" + _disagreement(resolved)
+            f"with: {regenerate_command(resolved.versions_dir, resolved.scope)}"
+            + _disagreement(resolved)
         )
     if resolved.unchained is not None and resolved.unchained.revision == revision:
         heads = resolved.unchained.heads
@@ -427,25 +462,27 @@ def _not_found_message(revision: str, resolved: _Resolved) -> str:
             "parents live elsewhere), so it has no parent to chain to. Give it a "
             "hardcoded down_revision."
         )
+    where = "that directory" if resolved.scope == "flat" else "that version location"
     return (
         f"Revision {revision!r} not found in the migration chain of "
         f"{resolved.versions_dir} ({plural(len(resolved.chain), 'dynamic revision')}). Is the "
         "migration a dynamic one (down_revision = get_down_revision(revision)) living "
-        "in that directory?"
+        f"in {where}?"
     )
 
 
-def generate_chain_file(versions_dir: StrPath) -> None:
+def generate_chain_file(versions_dir: StrPath, *, scope: Scope = "flat") -> None:
     """Write ``revision_chain.json`` beside *versions_dir*, derived from git history.
 
     Run it where the full history is available (CI, before building a Docker image)
     so that environments without git read the chain from the file. The write is
-    atomic: concurrent runs leave one complete file.
+    atomic: concurrent runs leave one complete file. With ``scope="recursive"``, the
+    chain of the whole recursive version location, still beside it.
     """
     import pathlib
 
     versions_dir = pathlib.Path(versions_dir)
-    (analysis,) = _native.analyze([versions_dir], with_files=False)
+    (analysis,) = _native.analyze([versions_dir], with_files=False, scope=scope)
     chain_file = _chain_file_of(versions_dir)
     _write_chain_file(chain_file, analysis.chain)
     print(f"Generated {chain_file} with {plural(len(analysis.chain), 'revision')}")

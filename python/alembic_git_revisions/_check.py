@@ -143,8 +143,10 @@ class _Context:
 
     def pin_fix(self) -> str:
         at = self.base if self.base is not None else "<the deployed commit>"
+        recursive = " --recursive" if self.head.scope == "recursive" else ""
         return (
-            f"pin the deployed chain: `alembic-git-revisions pin {self.path} --at {at}`, and "
+            f"pin the deployed chain: `alembic-git-revisions pin{recursive} {self.path} --at "
+            f"{at}`, and "
             "commit revision_pins.json: deployed migrations then keep their parents whatever "
             "the history, and newer ones are chained after them (pin at every deploy to "
             "prevent this for good)"
@@ -180,6 +182,7 @@ def check_append_only(
     base: str | None = None,
     previous_chain: StrPath | None = None,
     locations: Sequence[ChainState] | None = None,
+    scope: _native.Scope = "flat",
 ) -> CheckResult:
     """Check that the chain at HEAD only appends to the chain at *base* (a commit) or
     in *previous_chain* (a generated ``revision_chain.json``).
@@ -198,10 +201,11 @@ def check_append_only(
     configuration, the :func:`chain_state` of the others (an empty sequence when it is
     the only one). A hardcoded parent that lives in one of them is then not dangling,
     and the heads are left to :func:`check_graph`, which judges them over all
-    locations and branch labels.
+    locations and branch labels. *scope*: ``"recursive"`` for a recursive version
+    location (one chain over it and every directory below it).
     """
     return check_state(
-        chain_state(versions_dir),
+        chain_state(versions_dir, scope=scope),
         base=base,
         previous_chain=previous_chain,
         locations=locations,
@@ -226,7 +230,7 @@ def check_state(
         old = _load_previous(pathlib.Path(previous_chain))
         against = f"{previous_chain}"
     elif base is not None:
-        old_state = chain_state(path, base)
+        old_state = chain_state(path, base, scope=head.scope)
         old = old_state.parents()
         against = f"{base}"
     else:
@@ -250,7 +254,7 @@ def check_state(
                     kind="stale-chain-file",
                     message=f"{chain_file} disagrees with git history on "
                     f"{plural(len(changed), 'revision')} (first: {changed[0]}); regenerate "
-                    f"it with: alembic-git-revisions {path}",
+                    f"it with: {_chain.regenerate_command(path, head.scope)}",
                 )
             )
 

@@ -26,7 +26,7 @@ import sys
 import tomllib
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 #: The ini section Alembic reads unless ``-n/--name`` says otherwise.
 DEFAULT_SECTION = "alembic"
@@ -44,8 +44,13 @@ class VersionLocation:
     #: directory, as for ``alembic`` itself).
     path: pathlib.Path
     #: ``recursive_version_locations``: Alembic also loads migrations from every
-    #: subdirectory.
+    #: subdirectory, and they form one chain with those directly in it.
     recursive: bool = False
+
+    @property
+    def scope(self) -> Literal["flat", "recursive"]:
+        """The core's name for how far the location reaches."""
+        return "recursive" if self.recursive else "flat"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +75,7 @@ def _alembic_version() -> str:
     return __version__
 
 
-def _supports_toml() -> bool:
+def supports_toml() -> bool:
     from alembic.config import Config
 
     # Alembic >= 1.16; older versions ignore pyproject.toml altogether.
@@ -101,14 +106,14 @@ def _config_files(
             if ini is not None:
                 raise ConfigError(f"give one Alembic ini file, not two ({ini}, {path})")
             ini = path
-    if toml is not None and not _supports_toml():
+    if toml is not None and not supports_toml():
         raise ConfigError(
             f"{toml}: reading [tool.alembic] from pyproject.toml needs Alembic 1.16 or "
             f"newer; Alembic {_alembic_version()} is installed"
         )
     if ini is None and toml is not None and (toml.parent / "alembic.ini").is_file():
         ini = toml.parent / "alembic.ini"
-    if toml is None and ini is not None and _supports_toml():
+    if toml is None and ini is not None and supports_toml():
         beside = ini.parent / "pyproject.toml"
         if beside.is_file():
             toml = beside
@@ -165,20 +170,76 @@ def _alembic_side_effects() -> Iterator[None]:
 
 
 def read_config(
-    paths: Sequence[str | os.PathLike[str]], *, sections: Sequence[str] = (DEFAULT_SECTION,)
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    sections: Sequence[str] = (DEFAULT_SECTION,),
+    anchor: pathlib.Path | None = None,
 ) -> list[AlembicConfig]:
     """The script and version locations of each ini *section* (``-n``) of *paths*.
 
-    *paths* is an ini file, a pyproject.toml, or one of each. Raises
-    :class:`ConfigError` naming the file for anything Alembic could not use: a file that
-    is missing or does not parse, no ``[alembic]`` / ``[tool.alembic]``, no
-    ``script_location``, a script or version location that does not exist.
+    *paths* is an ini file, a pyproject.toml, or one of each. Relative locations are
+    relative to the current directory, as for ``alembic`` itself, or to *anchor* when
+    given (the scope rule reads a configuration from wherever the process runs: see
+    ``_scope``); with *anchor*, a version location that does not exist is kept (Alembic
+    skips it) instead of refused. Raises :class:`ConfigError` naming the file for
+    anything Alembic could not use: a file that is missing or does not parse, no
+    ``[alembic]`` / ``[tool.alembic]``, no ``script_location``, a script or version
+    location that does not exist.
     """
     ini, toml = _config_files([pathlib.Path(p) for p in paths])
     if ini is None and toml is None:
         raise ConfigError("give an Alembic configuration file (alembic.ini or pyproject.toml)")
     table = _toml_table(toml) if toml is not None else None
-    return [_read_section(ini, toml, table, section) for section in dict.fromkeys(sections)]
+    return [_read_section(ini, toml, table, section, anchor) for section in dict.fromkeys(sections)]
+
+
+def configured_sections(path: pathlib.Path) -> list[str]:
+    """The sections of the configuration *path* (with its companion beside it, as
+    :func:`read_config` reads it) that configure an Alembic project: the ini sections
+    naming a ``script_location`` (each selected by ``-n``), and ``[DEFAULT_SECTION]`` for
+    ``[tool.alembic]`` naming one. Empty when it configures none (an ini file holding
+    only logging settings, a pyproject.toml of another tool).
+
+    Raises :class:`ConfigError` for a file that cannot be read or parsed.
+    """
+    ini, toml = _config_files([path])
+    sections: list[str] = []
+    if ini is not None:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            with ini.open(encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except configparser.Error as exc:
+            raise ConfigError(f"cannot parse {ini}: {_one_line(exc)}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {ini}: {_one_line(exc)}") from None
+        sections = [s for s in parser.sections() if parser.has_option(s, "script_location")]
+    if toml is not None and DEFAULT_SECTION not in sections:
+        table = _toml_table(toml)
+        if table is not None and "script_location" in table:
+            sections.append(DEFAULT_SECTION)
+    return sections
+
+
+def _anchor_script_location(config: Any, anchor: pathlib.Path) -> None:
+    """Make a relative ``script_location`` relative to *anchor* instead of the current
+    directory (a ``package:path`` resource is left as it is, as Alembic reads it)."""
+    getter = getattr(config, "get_alembic_option", None) or config.get_main_option
+    raw = getter("script_location")
+    if isinstance(raw, str) and raw and not os.path.isabs(raw) and ":" not in raw:
+        # set_main_option interpolates: a literal % is written %%.
+        config.set_main_option("script_location", os.fspath(anchor / raw).replace("%", "%%"))
+
+
+def _anchored_locations(script: Any, anchor: pathlib.Path) -> list[pathlib.Path]:
+    """``script._version_locations`` with relative entries relative to *anchor*."""
+    from alembic.util import coerce_resource_to_filename
+
+    if not script.version_locations:
+        # script.dir is anchored already.
+        return [pathlib.Path(script.dir, "versions").absolute()]
+    located = [pathlib.Path(coerce_resource_to_filename(raw)) for raw in script.version_locations]
+    return [path if path.is_absolute() else anchor / path for path in located]
 
 
 def _read_section(
@@ -186,6 +247,7 @@ def _read_section(
     toml: pathlib.Path | None,
     table: dict[str, Any] | None,
     section: str,
+    anchor: pathlib.Path | None = None,
 ) -> AlembicConfig:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -210,8 +272,13 @@ def _read_section(
             # -n names an ini section; [tool.alembic] has no other name.
             raise ConfigError(_no_section_message(ini, None, parser, section))
         try:
+            if anchor is not None:
+                _anchor_script_location(config, anchor)
             script = ScriptDirectory.from_config(config)
-            raw_locations = script._version_locations
+            if anchor is not None:
+                raw_locations = _anchored_locations(script, anchor)
+            else:
+                raw_locations = script._version_locations
         except CommandError as exc:
             raise ConfigError(_command_error_message(named, section, toml, exc)) from None
         except (configparser.Error, ValueError, TypeError, KeyError) as exc:
@@ -227,7 +294,7 @@ def _read_section(
     locations = []
     for raw in raw_locations:
         path = pathlib.Path(raw)
-        if not path.is_dir():
+        if anchor is None and not path.is_dir():
             what = "is not a directory" if path.exists() else "does not exist"
             raise ConfigError(f"{named}: version location {path} {what}")
         locations.append(VersionLocation(path, recursive))
@@ -269,36 +336,12 @@ def _command_error_message(
     return f"{named}: {text}"
 
 
-#: Names Alembic never loads as migrations (``__init__.py``, editor lock files).
-_NOT_MIGRATIONS = ("__init__", ".#")
+def holds_migrations(location: VersionLocation) -> bool:
+    """Whether *location* holds a migration Alembic would load: directly in it, or, for
+    a recursive location, anywhere below it."""
+    from alembic_git_revisions import _native
 
-
-def holds_migrations(directory: pathlib.Path) -> bool:
-    """Whether *directory* directly holds a ``.py`` file Alembic would load."""
     try:
-        return any(
-            entry.is_file()
-            and entry.name.endswith(".py")
-            and not entry.name.startswith(_NOT_MIGRATIONS)
-            for entry in directory.iterdir()
-        )
+        return bool(_native.list_migrations(location.path, scope=location.scope))
     except OSError:
         return False
-
-
-def versions_dirs(location: VersionLocation) -> list[pathlib.Path]:
-    """The directories whose chains stand for *location*.
-
-    A recursive location expands to itself and every subdirectory (sorted, without
-    ``__pycache__``) that holds migrations, each with its own chain: the reference's
-    per-directory semantics. This is the one place that expansion happens.
-    """
-    if not location.recursive:
-        return [location.path]
-    found = []
-    for directory in [location.path, *sorted(p for p in location.path.rglob("*") if p.is_dir())]:
-        if "__pycache__" not in directory.relative_to(location.path).parts and holds_migrations(
-            directory
-        ):
-            found.append(directory)
-    return found

@@ -37,6 +37,7 @@ __all__ = [
     "declare_file",
     "describe_commits",
     "explain_order",
+    "list_migrations",
     "parse_module_source",
     "plan_pins",
     "read_pins",
@@ -46,6 +47,12 @@ _Fallback = Callable[[str], tuple[str | None, bool, tuple[str, ...]]]
 """Parses a module's source with CPython's ``ast`` (the files the native parser leaves
 to CPython): ``(revision, is_dynamic, static_parents)``, raising ``SyntaxError``,
 ``ValueError``, ``RecursionError`` or ``MemoryError`` for a file it cannot parse."""
+
+_Scope = Literal["flat", "recursive"]
+"""How far a versions directory's migrations reach: ``"flat"``, the files directly in
+it (the reference's); ``"recursive"``, it and every directory below it, as Alembic
+loads a version location with ``recursive_version_locations = true`` (file names are
+then paths relative to it, ``/``-separated)."""
 
 # --------------------------------------------------------------------------- results
 
@@ -267,8 +274,10 @@ def analyze(
     fallback: _Fallback,
     *,
     with_files: bool = True,
+    scope: _Scope = "flat",
 ) -> list[DirAnalysis]:
-    """Analyse versions directories at ``HEAD``, one history walk per repository.
+    """Analyse versions directories (each in *scope*) at ``HEAD``, one history walk per
+    repository.
 
     ``fallback`` parses the files the native parser leaves to CPython. With
     ``with_files=False`` each analysis's ``files`` is empty.
@@ -278,8 +287,11 @@ def analyze_at(
     versions_dir: str | PathLike[str],
     rev: str,
     fallback: _Fallback,
+    *,
+    scope: _Scope = "flat",
 ) -> DirAnalysis:
-    """Analyse one versions directory as it is at commit *rev*, from git objects only."""
+    """Analyse one versions directory (in *scope*) as it is at commit *rev*, from git
+    objects only."""
 
 def describe_commits(
     versions_dir: str | PathLike[str], oids: Sequence[str]
@@ -292,6 +304,13 @@ def declare_file(path: str | PathLike[str], fallback: _Fallback) -> Declaration:
     Raises :class:`MigrationFileReadError` or :class:`MigrationFileError`.
     """
 
+def list_migrations(versions_dir: str | PathLike[str], *, scope: _Scope = "flat") -> list[str]:
+    """The migrations of *versions_dir* in *scope* as the analysis lists them: file names,
+    or paths relative to it when recursive; sorted; none for a missing directory.
+
+    Raises :class:`MigrationFileReadError` for a directory that cannot be read.
+    """
+
 def parse_module_source(source: str, major: int, minor: int) -> ParsedModule | DelegatedModule:
     """The native parser alone, for Python *major*.*minor*'s grammar."""
 
@@ -301,7 +320,9 @@ def read_pins(versions_dir: str | PathLike[str]) -> PinFile | None:
     Raises :class:`ChainFileError` (malformed) or :class:`MigrationFileReadError`.
     """
 
-def plan_pins(versions_dir: str | PathLike[str], rev: str, fallback: _Fallback) -> PinPlan:
+def plan_pins(
+    versions_dir: str | PathLike[str], rev: str, fallback: _Fallback, *, scope: _Scope = "flat"
+) -> PinPlan:
     """What re-pinning *versions_dir* at commit *rev* would write; nothing is written.
 
     Raises :class:`ChainError` when it would not be a pure append.

@@ -2,7 +2,9 @@
 
 A dynamic migration (``down_revision = get_down_revision(revision)``) always gets the
 last migration of its directory's derived line as its parent, so it can only express
-"extend the line". Alembic asks for more: a merge (several parents), a branch label,
+"extend the line". Its directory is the one ``get_down_revision`` will read: a recursive
+version location when the new file goes below one (the scope rule, see ``_scope``;
+:func:`read_directory_of`). Alembic asks for more: a merge (several parents), a branch label,
 ``--head`` on a revision that is not the end of the line, ``--splice``. This module
 answers, before anything is written, what the core would derive for the directory
 once the new file exists (:func:`derive` runs the product's own chain builder on the
@@ -23,8 +25,9 @@ import os
 import pathlib
 import textwrap
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from alembic_git_revisions import _native
+from alembic_git_revisions import _native, _scope
 
 StrPath = str | os.PathLike[str]
 
@@ -67,6 +70,7 @@ class Entry:
     """One migration file as the chain builder sees it."""
 
     revision: str
+    #: Its name in the directory: the path relative to a recursive location.
     filename: str
     #: Index in the directory's git add order; never-committed files share one past
     #: the last committed index.
@@ -137,13 +141,41 @@ class Directory:
     pins: _native.PinFile | None
     #: What the core derives for it now.
     current: Derived
+    #: ``"recursive"`` for a recursive version location.
+    scope: _native.Scope = "flat"
 
     def derive(self, entries: Iterable[Entry]) -> Derived:
         """What the core would derive for this directory holding *entries*."""
         return derive(entries, self.pins, versions_dir=self.path)
 
+    def name_of(self, path: pathlib.Path) -> str:
+        """The name the core gives the migration at *path* in this directory: its file
+        name, or its ``/``-separated path relative to a recursive location."""
+        if self.scope == "flat":
+            return path.name
+        for top, inner in ((self.path, path), (self.path.resolve(), path.resolve())):
+            try:
+                return inner.relative_to(top).as_posix()
+            except ValueError:
+                continue
+        return path.name
 
-def read_directory(versions_dir: pathlib.Path) -> Directory:
+
+def read_directory_of(target: pathlib.Path, frame: Any = None) -> Directory:
+    """The directory whose derived line a new migration at *target* joins, as
+    ``get_down_revision`` will read it (the scope rule, called from *frame*).
+
+    Raises :class:`Unchecked` where :func:`read_directory` does, and when the scope rule
+    refuses (its reason is the message).
+    """
+    try:
+        where = _scope.locate(target.parent, frame)
+    except _native.ChainError as exc:
+        raise Unchecked(str(exc)) from exc
+    return read_directory(pathlib.Path(where.directory), where.scope)
+
+
+def read_directory(versions_dir: pathlib.Path, scope: _native.Scope = "flat") -> Directory:
     """The directory's files as entries, its pins and what the core derives for them.
 
     Raises :class:`Unchecked` when git history or the pin file cannot be read, or when
@@ -153,9 +185,9 @@ def read_directory(versions_dir: pathlib.Path) -> Directory:
     if not versions_dir.is_dir():
         # Alembic creates the directory just before writing (or a date subdirectory
         # that does not exist yet): nothing in it to derive from.
-        return Directory(versions_dir, [], None, Derived({}, None))
+        return Directory(versions_dir, [], None, Derived({}, None), scope)
     try:
-        (analysis,) = _native.analyze([versions_dir])
+        (analysis,) = _native.analyze([versions_dir], scope=scope)
         pins = _native.read_pins(versions_dir)
     except (RuntimeError, ValueError, OSError) as exc:
         raise Unchecked(f"cannot read the derived line of {versions_dir} ({exc})") from exc
@@ -173,7 +205,7 @@ def read_directory(versions_dir: pathlib.Path) -> Directory:
     core = Derived(
         dict(analysis.chain), analysis.unchained.revision if analysis.unchained else None
     )
-    directory = Directory(versions_dir, entries, pins, core)
+    directory = Directory(versions_dir, entries, pins, core, scope)
     if directory.derive(entries) != core:
         raise Unchecked(
             f"alembic-git-revisions could not predict the derived line of {versions_dir} "
@@ -227,18 +259,19 @@ def dynamic_reason(request: Request, directory: Directory) -> str | None:
         labels = ", ".join(request.branch_labels)
         return f"branch label {labels} (a labelled migration keeps the parent it was given)"
     wanted = request.parents[0] if request.parents else None
-    after = directory.derive(with_request(request, directory.entries, dynamic=True))
+    name = directory.name_of(request.path)
+    after = directory.derive(with_request(request, directory.entries, dynamic=True, name=name))
     if request.revision not in after.links:
         return (
             f"Alembic's parent is {_shown([wanted])}, but in the line derived from git history "
-            f"for {display(request.path.parent)} it would be ambiguous (the hardcoded "
+            f"for {display(directory.path)} it would be ambiguous (the hardcoded "
             "migrations there have no single head)"
         )
     derived = after.links[request.revision]
     if derived != wanted:
         return (
             f"Alembic's parent is {_shown([wanted])}, but in the line derived from git history "
-            f"for {display(request.path.parent)} it would be {_shown([derived])}"
+            f"for {display(directory.path)} it would be {_shown([derived])}"
         )
     if changed_parents(directory.current, after, ignore=request.revision):
         return "deriving it would change the parents of other migrations"
@@ -248,14 +281,19 @@ def dynamic_reason(request: Request, directory: Directory) -> str | None:
 def static_changes(request: Request, directory: Directory) -> list[str]:
     """How writing *request* with Alembic's parents hardcoded would change the derived
     parents of the migrations already in its directory (empty: it would not)."""
-    after = directory.derive(with_request(request, directory.entries, dynamic=False))
+    name = directory.name_of(request.path)
+    after = directory.derive(with_request(request, directory.entries, dynamic=False, name=name))
     return changed_parents(directory.current, after, ignore=request.revision)
 
 
-def with_request(request: Request, entries: list[Entry], *, dynamic: bool) -> list[Entry]:
+def with_request(
+    request: Request, entries: list[Entry], *, dynamic: bool, name: str | None = None
+) -> list[Entry]:
     """*entries* with the requested migration in place: an existing file keeps its add
-    position, a new one is uncommitted (after every committed file, then by name)."""
-    own = next((e for e in entries if e.filename == request.path.name), None)
+    position, a new one is uncommitted (after every committed file, then by name).
+    *name* is the file's name in the directory (its file name when not given)."""
+    name = request.path.name if name is None else name
+    own = next((e for e in entries if e.filename == name), None)
     others = [e for e in entries if e is not own and e.revision != request.revision]
     if own is not None:
         sequence, committed = own.sequence, own.committed
@@ -263,5 +301,5 @@ def with_request(request: Request, entries: list[Entry], *, dynamic: bool) -> li
         # Never-committed files share the index one past the committed ones.
         sequence, committed = sum(1 for e in entries if e.committed), False
     parents = () if dynamic else request.parents
-    placed = Entry(request.revision, request.path.name, sequence, dynamic, parents, committed)
+    placed = Entry(request.revision, name, sequence, dynamic, parents, committed)
     return [*others, placed]

@@ -37,11 +37,17 @@ from alembic_git_revisions._core import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import TypeVar
+    from typing import Literal, TypeVar
 
     _E = TypeVar("_E", bound=BaseException)
 
+    #: How far a versions directory's migrations reach: ``"flat"``, the files directly
+    #: in it (the reference's); ``"recursive"``, it and every directory below it, as
+    #: Alembic loads a version location with ``recursive_version_locations = true``.
+    Scope = Literal["flat", "recursive"]
+
 StrPath = str | os.PathLike[str]
+
 
 VERSION: str = _core.__version__
 
@@ -53,18 +59,28 @@ def python_fallback(source: str) -> tuple[str | None, bool, tuple[str, ...]]:
     return _pyparse.read_module_source(source, "<unknown>")
 
 
-def analyze(dirs: Sequence[StrPath], *, with_files: bool = True) -> list[DirAnalysis]:
-    """Analyse versions directories at ``HEAD``: one history walk per repository.
+def analyze(
+    dirs: Sequence[StrPath], *, with_files: bool = True, scope: Scope = "flat"
+) -> list[DirAnalysis]:
+    """Analyse versions directories (each in *scope*) at ``HEAD``: one history walk per
+    repository.
 
     With ``with_files=False`` each analysis's ``files`` is left empty: ``build_chain``
     needs only the chain, and converting thousands of rows is most of a warm call.
     """
-    return _core.analyze(list(dirs), python_fallback, with_files=with_files)
+    return _core.analyze(list(dirs), python_fallback, with_files=with_files, scope=scope)
 
 
-def analyze_at(versions_dir: StrPath, ref: str) -> DirAnalysis:
-    """Analyse one versions directory as it is at commit *ref*, from git objects only."""
-    return _core.analyze_at(versions_dir, ref, python_fallback)
+def analyze_at(versions_dir: StrPath, ref: str, *, scope: Scope = "flat") -> DirAnalysis:
+    """Analyse one versions directory (in *scope*) as it is at commit *ref*, from git
+    objects only."""
+    return _core.analyze_at(versions_dir, ref, python_fallback, scope=scope)
+
+
+def list_migrations(versions_dir: StrPath, *, scope: Scope = "flat") -> list[str]:
+    """The migrations of *versions_dir* in *scope*, as the analysis lists them: file
+    names, or ``/``-separated paths relative to it when recursive; sorted."""
+    return _core.list_migrations(versions_dir, scope=scope)
 
 
 def describe_commits(versions_dir: StrPath, oids: Sequence[str]) -> list[tuple[str, str, str]]:
@@ -82,9 +98,10 @@ def read_pins(versions_dir: StrPath) -> PinFile | None:
     return _core.read_pins(versions_dir)
 
 
-def plan_pins(versions_dir: StrPath, ref: str) -> PinPlan:
-    """What re-pinning *versions_dir* at commit *ref* would write (nothing is written)."""
-    return _core.plan_pins(versions_dir, ref, python_fallback)
+def plan_pins(versions_dir: StrPath, ref: str, *, scope: Scope = "flat") -> PinPlan:
+    """What re-pinning *versions_dir* (in *scope*) at commit *ref* would write (nothing is
+    written)."""
+    return _core.plan_pins(versions_dir, ref, python_fallback, scope=scope)
 
 
 def explain_order(
@@ -130,6 +147,7 @@ __all__ = [
     "PinFile",
     "PinPlan",
     "RevisionNotFoundError",
+    "Scope",
     "ShallowCloneError",
     "Unchained",
     "amended",
@@ -139,6 +157,7 @@ __all__ = [
     "declare_file",
     "describe_commits",
     "explain_order",
+    "list_migrations",
     "plan_pins",
     "python_fallback",
     "read_pins",

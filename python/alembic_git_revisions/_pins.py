@@ -47,7 +47,9 @@ def read_pins(versions_dir: StrPath) -> tuple[Pin, ...]:
     return () if found is None else found.pins
 
 
-def pin_chain(versions_dir: StrPath, at: str = "HEAD") -> PinResult:
+def pin_chain(
+    versions_dir: StrPath, at: str = "HEAD", *, scope: _native.Scope = "flat"
+) -> PinResult:
     """Pin the chain of *versions_dir* as it is at commit *at* (tag, branch, id).
 
     Appends a pin for every dynamic migration of that chain not pinned yet to
@@ -55,12 +57,13 @@ def pin_chain(versions_dir: StrPath, at: str = "HEAD") -> PinResult:
     existing pin: if the chain at *at* gives a pinned migration another parent, or
     lacks it, ``ChainError`` says which and why, and nothing is written. The chain is
     computed from git objects at *at*, honouring the pin file committed there; the
-    file written is the one in the working tree. Commit it.
+    file written is the one in the working tree. Commit it. With ``scope="recursive"``,
+    the chain of a recursive version location (its pin file still beside it).
     """
-    return write_plan(plan(versions_dir, at))
+    return write_plan(plan(versions_dir, at, scope=scope))
 
 
-def plan(versions_dir: StrPath, at: str) -> _native.PinPlan:
+def plan(versions_dir: StrPath, at: str, *, scope: _native.Scope = "flat") -> _native.PinPlan:
     """What :func:`pin_chain` would write; nothing is written."""
     path = pathlib.Path(versions_dir)
     if not path.is_dir():
@@ -68,7 +71,7 @@ def plan(versions_dir: StrPath, at: str) -> _native.PinPlan:
         # beside a mistyped path would only hide the typo.
         what = "is not a directory" if path.exists() else "does not exist"
         raise FileNotFoundError(f"{path} {what}")
-    return _native.plan_pins(path, at)
+    return _native.plan_pins(path, at, scope=scope)
 
 
 def write_plan(planned: _native.PinPlan) -> PinResult:

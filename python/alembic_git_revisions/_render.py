@@ -81,6 +81,7 @@ def chain_entry(state: ChainState) -> dict[str, Any]:
     """One directory of ``chain --format json``."""
     return {
         "path": str(state.versions_dir),
+        "scope": state.scope,
         "ref": state.ref,
         "source": source_of(state),
         "chain_file": None if state.chain_file is None else str(state.chain_file),

@@ -18,6 +18,10 @@ from collections.abc import Iterator
 from alembic_git_revisions import _chain, _native
 from alembic_git_revisions._chain import plural
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from alembic_git_revisions._native import Scope
+
 __all__ = [
     "ChainState",
     "Migration",
@@ -37,6 +41,7 @@ class Migration:
     """One migration as derived at some revision, with where it was first added."""
 
     revision: str
+    #: The file name; in a recursive location, the path relative to it.
     filename: str
     git_sequence: int
     is_dynamic: bool
@@ -60,6 +65,9 @@ class ChainState:
     #: The ``revision_chain.json`` the chain was read from because there is no git
     #: history; None when it was derived from git.
     chain_file: pathlib.Path | None = None
+    #: ``"recursive"`` for a recursive version location (one chain over every
+    #: directory below it), else ``"flat"``.
+    scope: Scope = "flat"
 
     def parents(self) -> dict[str, tuple[str, ...]]:
         return {m.revision: m.parents for m in self.migrations}
@@ -69,7 +77,7 @@ class ChainState:
 
 
 def _state(
-    versions_dir: pathlib.Path, ref: str | None, analysis: _native.DirAnalysis
+    versions_dir: pathlib.Path, ref: str | None, analysis: _native.DirAnalysis, scope: Scope
 ) -> ChainState:
     chain = analysis.chain
     migrations = []
@@ -90,38 +98,37 @@ def _state(
                 commit=record.commit,
             )
         )
-    return ChainState(versions_dir, ref, migrations, chain)
+    return ChainState(versions_dir, ref, migrations, chain, scope=scope)
 
 
-def _listed(versions_dir: pathlib.Path) -> list[pathlib.Path]:
-    """The migration files of a directory as Alembic lists them (no ``__init__``, no
-    editor lock files), by name."""
-    return sorted(
-        entry
-        for entry in versions_dir.iterdir()
-        if entry.name.endswith(".py")
-        and not entry.name.startswith(("__init__", ".#"))
-        and entry.is_file()
-    )
-
-
-def _state_from_chain_file(versions_dir: pathlib.Path, chain_file: pathlib.Path) -> ChainState:
+def _state_from_chain_file(
+    versions_dir: pathlib.Path, chain_file: pathlib.Path, scope: Scope
+) -> ChainState:
     """The working tree's state with dynamic parents from *chain_file* (no git).
 
-    Files are parsed as always; without history, ``git_sequence`` is the index in
-    file-name order and ``commit`` is None. A dynamic migration the file lacks means
-    the file is stale, as ``get_down_revision`` would find: an error.
+    Files are listed as the core lists them (Alembic's rules, recursively for a
+    recursive location) and parsed as always; without history, ``git_sequence`` is the
+    index in file-name order and ``commit`` is None. A dynamic migration the file lacks
+    means the file is stale, as ``get_down_revision`` would find: an error.
     """
     chain = _chain._load_chain_file(chain_file)
     migrations = []
-    for index, path in enumerate(_listed(versions_dir)):
-        record = _chain.MigrationFile.from_file(path, index)
+    for index, name in enumerate(_native.list_migrations(versions_dir, scope=scope)):
+        declared = _native.declare_file(versions_dir / name)
+        record = _chain.MigrationFile(
+            revision=declared.revision,
+            filename=name,
+            git_sequence=index,
+            is_dynamic=declared.is_dynamic,
+            static_down_revisions=declared.static_down_revisions,
+        )
         if record.is_dynamic:
             if record.revision not in chain:
                 raise _native.RevisionNotFoundError(
-                    f"Revision {record.revision!r} ({path.name}) is not in {chain_file}, "
+                    f"Revision {record.revision!r} ({name}) is not in {chain_file}, "
                     f"and there is no git history to derive it from: the file is stale. "
-                    f"Regenerate it from a full clone with: alembic-git-revisions {versions_dir}"
+                    "Regenerate it from a full clone with: "
+                    f"{_chain.regenerate_command(versions_dir, scope)}"
                 )
             parent = chain[record.revision]
             parents: tuple[str, ...] = (parent,) if parent else ()
@@ -138,7 +145,7 @@ def _state_from_chain_file(versions_dir: pathlib.Path, chain_file: pathlib.Path)
                 commit=None,
             )
         )
-    return ChainState(versions_dir, None, migrations, chain, chain_file)
+    return ChainState(versions_dir, None, migrations, chain, chain_file, scope)
 
 
 #: States computed in this context, for callers that need to know where a result of a
@@ -159,38 +166,44 @@ def recording() -> Iterator[list[ChainState]]:
         _RECORDER.reset(token)
 
 
-def chain_state(versions_dir: StrPath, ref: str | None = None) -> ChainState:
+def chain_state(
+    versions_dir: StrPath, ref: str | None = None, *, scope: Scope = "flat"
+) -> ChainState:
     """The derived state of *versions_dir* in the working tree, or at commit *ref*.
 
     With *ref*, files are read from the tree at that commit and history is cut at it;
     nothing is checked out. Without *ref*, git history wins over ``revision_chain.json``;
     only where there is none (not a repository, a shallow clone) is the chain read from
-    that file, and :attr:`ChainState.chain_file` names it.
+    that file, and :attr:`ChainState.chain_file` names it. With ``scope="recursive"``,
+    *versions_dir* is a recursive version location: one chain over it and every
+    directory below it.
     """
     path = pathlib.Path(versions_dir)
     if ref is None:
         try:
-            (analysis,) = _native.analyze([path])
+            (analysis,) = _native.analyze([path], scope=scope)
         except (_native.NotAGitRepositoryError, _native.ShallowCloneError) as exc:
             chain_file = _chain._chain_file_of(path)
             if not chain_file.is_file():
                 raise _native.amended(
                     exc, f"{exc}, and {chain_file} does not exist to read the chain from"
                 ) from None
-            state = _state_from_chain_file(path, chain_file)
+            state = _state_from_chain_file(path, chain_file, scope)
         else:
-            state = _state(path, ref, analysis)
+            state = _state(path, ref, analysis, scope)
     else:
-        state = _state(path, ref, _native.analyze_at(path, ref))
+        state = _state(path, ref, _native.analyze_at(path, ref, scope=scope), scope)
     recorder = _RECORDER.get()
     if recorder is not None:
         recorder.append(state)
     return state
 
 
-def build_chain_at(versions_dir: StrPath, ref: str) -> dict[str, str | None]:
+def build_chain_at(
+    versions_dir: StrPath, ref: str, *, scope: Scope = "flat"
+) -> dict[str, str | None]:
     """``build_chain`` as it would be at commit *ref*, computed from git objects."""
-    return chain_state(versions_dir, ref).chain
+    return chain_state(versions_dir, ref, scope=scope).chain
 
 
 def describe(versions_dir: StrPath, commits: list[str]) -> dict[str, tuple[str, str, str]]:

@@ -88,7 +88,7 @@ def template_down_revision(
             parents=_decide.to_tuple(down_revision),
             branch_labels=_decide.to_tuple(branch_labels),
         )
-        directory = _decide.read_directory(target.parent)
+        directory = _decide.read_directory_of(target, sys._getframe(1))
         reason = _decide.dynamic_reason(request, directory)
         if reason is None:
             return DownRevisionChoice(True)
@@ -102,18 +102,18 @@ def template_down_revision(
             False, f"alembic-git-revisions failed ({exc!r}); please report it"
         )
     if changes:
-        message = _refusal(request, changes)
+        message = _refusal(request, changes, directory.path)
         print(f"alembic-git-revisions: error: {message}", file=sys.stderr)
         raise _native.ChainError(message)
     return DownRevisionChoice(False, reason)
 
 
-def _refusal(request: _decide.Request, changes: list[str]) -> str:
+def _refusal(request: _decide.Request, changes: list[str], directory: pathlib.Path) -> str:
     asked = ", ".join(request.parents) or "none (a new base)"
     return (
         f"not writing {request.path.name}: with the parent(s) Alembic asked for ({asked}) "
         f"it would change the derived parents of migrations already in "
-        f"{request.path.parent} ({'; '.join(changes)}). A line derived from git history "
+        f"{directory} ({'; '.join(changes)}). A line derived from git history "
         "cannot hold a second base or branch off an earlier revision in the same "
         "directory: put the new branch in a version location of its own (list it in "
         "version_locations and pass --version-path)"
@@ -287,7 +287,7 @@ def _why_left(tree: ast.Module, target: pathlib.Path) -> str | None:
         return "revision or down_revision is not a string"
     request = _decide.Request(revision, target.absolute(), (down,) if down else (), ())
     try:
-        return _decide.dynamic_reason(request, _decide.read_directory(request.path.parent))
+        return _decide.dynamic_reason(request, _decide.read_directory_of(request.path))
     except _decide.Unchecked as exc:
         return str(exc)
 
@@ -297,8 +297,9 @@ def _moved_by(tree: ast.Module, target: pathlib.Path) -> list[str]:
     other migrations of its directory (Alembic wrote it before the hook ran)."""
     try:
         _, revision = _literal(tree, "revision")
-        directory = _decide.read_directory(target.absolute().parent)
-        others = [e for e in directory.entries if e.filename != target.name]
+        directory = _decide.read_directory_of(target.absolute())
+        name = directory.name_of(target.absolute())
+        others = [e for e in directory.entries if e.filename != name]
         changes = _decide.changed_parents(
             directory.derive(others), directory.current, ignore=str(revision)
         )
@@ -308,7 +309,7 @@ def _moved_by(tree: ast.Module, target: pathlib.Path) -> list[str]:
         return []
     return [
         f"{target}: warning: as written it changes the derived parents of migrations "
-        f"already in {target.parent} ({'; '.join(changes)}); a line derived from git "
+        f"already in {directory.path} ({'; '.join(changes)}); a line derived from git "
         "history cannot hold a second base or branch off an earlier revision in the same "
         "directory: move it to a version location of its own"
     ]

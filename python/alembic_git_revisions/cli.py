@@ -76,6 +76,15 @@ def _dirs_arguments(parser: argparse.ArgumentParser) -> None:
             "several sections"
         ),
     )
+    parser.add_argument(
+        "--recursive",
+        action="store_true",
+        help=(
+            "read each VERSIONS_DIR given as a recursive version location (Alembic's "
+            "recursive_version_locations = true): one chain over it and every directory "
+            "below it. With --config, the configuration says so"
+        ),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,9 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     generate = sub.add_parser(
         "generate",
-        help="write revision_chain.json beside VERSIONS_DIR (for environments without git)",
+        help="write revision_chain.json beside each VERSIONS_DIR (for environments without "
+        "git); beside each version location with --config",
     )
-    generate.add_argument("versions_dir", type=pathlib.Path, metavar="VERSIONS_DIR")
+    _dirs_arguments(generate)
 
     check = sub.add_parser(
         "check",
@@ -194,32 +204,39 @@ def _route(args: list[str]) -> list[str]:
 # ------------------------------------------------------------------ directories
 
 
-def _directories(options: argparse.Namespace, *, at: str | None = None) -> list[pathlib.Path]:
-    """The versions directories to work on: those given, then the configuration's.
+def _directories(options: argparse.Namespace, *, at: str | None = None) -> list[Any]:
+    """The version locations to work on (``_config.VersionLocation``: a directory and
+    whether it is recursive): those given, then the configuration's.
 
     Each must exist and hold migrations, except with ``--at`` (a directory may be
     absent from the working tree but present at the ref; checked once computed).
     """
-    found: dict[pathlib.Path, None] = {}
-    for _, directories in _graphs(options, at=at):
-        found.update(dict.fromkeys(directories))
+    found: dict[Any, None] = {}
+    for _, locations in _graphs(options, at=at):
+        found.update(dict.fromkeys(locations))
     return list(found)
 
 
 def _graphs(
     options: argparse.Namespace, *, at: str | None = None
-) -> list[tuple[str | None, list[pathlib.Path]]]:
-    """The versions directories by the revision graph Alembic loads them into: those
+) -> list[tuple[str | None, list[Any]]]:
+    """The version locations by the revision graph Alembic loads them into: those
     given on the command line form one (labelled None), each configuration section
-    another (labelled with its files and section). Checked as :func:`_directories`
-    says."""
+    another (labelled with its files and section). A recursive location is one
+    location, with one chain, however many directories below it hold migrations.
+    Checked as :func:`_directories` says."""
     from alembic_git_revisions import _config
 
     if options.name and not options.config:
         raise UsageError("--name selects a section of --config; give --config too")
     groups: list[tuple[str | None, list[_config.VersionLocation]]] = []
     if options.versions_dirs:
-        groups.append((None, [_config.VersionLocation(path) for path in options.versions_dirs]))
+        groups.append(
+            (
+                None,
+                [_config.VersionLocation(p, options.recursive) for p in options.versions_dirs],
+            )
+        )
     if options.config:
         for config in _config.read_config(
             options.config, sections=options.name or [_config.DEFAULT_SECTION]
@@ -231,19 +248,14 @@ def _graphs(
         raise UsageError("give at least one VERSIONS_DIR, or --config alembic.ini")
     graphs = []
     for label, locations in groups:
-        found: dict[pathlib.Path, None] = {}
+        found: dict[_config.VersionLocation, None] = {}
         for location in locations:
             if at is None:
                 _require_directory(location.path)
-            directories = _config.versions_dirs(location)
-            if not directories:
-                raise _config.ConfigError(
-                    f"{location.path} holds no migrations, nor does any directory below it"
-                )
-            for directory in directories:
-                if at is None and not _config.holds_migrations(directory):
-                    raise _config.ConfigError(f"{directory} holds no migrations")
-                found.setdefault(directory)
+                if not _config.holds_migrations(location):
+                    below = ", nor does any directory below it" if location.recursive else ""
+                    raise _config.ConfigError(f"{location.path} holds no migrations{below}")
+            found.setdefault(location)
         graphs.append((label, list(found)))
     return graphs
 
@@ -257,14 +269,15 @@ def _require_directory(path: pathlib.Path) -> None:
         raise ConfigError(f"{path} is not a directory")
 
 
-def _state_at(directory: pathlib.Path, ref: str | None) -> Any:
-    """``chain_state``, refusing a directory that is nowhere (typo) even at *ref*."""
+def _state_at(location: Any, ref: str | None) -> Any:
+    """``chain_state`` of a version location, refusing a directory that is nowhere
+    (typo) even at *ref*."""
     from alembic_git_revisions._config import ConfigError
     from alembic_git_revisions._state import chain_state
 
-    state = chain_state(directory, ref)
-    if ref is not None and not state.migrations and not directory.is_dir():
-        raise ConfigError(f"{directory} does not exist, and held no migrations at {ref}")
+    state = chain_state(location.path, ref, scope=location.scope)
+    if ref is not None and not state.migrations and not location.path.is_dir():
+        raise ConfigError(f"{location.path} does not exist, and held no migrations at {ref}")
     return state
 
 
@@ -284,14 +297,13 @@ def _note_chain_files(states: Sequence[Any]) -> None:
 
 def _generate(options: argparse.Namespace) -> int:
     from alembic_git_revisions._chain import generate_chain_file
-    from alembic_git_revisions._config import ConfigError, holds_migrations
 
-    # The API answers an empty chain here, as the reference does; a chain file written
-    # for a mistyped or empty path would only fail later, in production.
-    _require_directory(options.versions_dir)
-    if not holds_migrations(options.versions_dir):
-        raise ConfigError(f"{options.versions_dir} holds no migrations")
-    generate_chain_file(options.versions_dir)
+    # The API answers an empty chain for an empty directory, as the reference does; a
+    # chain file written for a mistyped or empty path would only fail later, in
+    # production: _directories refuses those. A recursive location's chain file goes
+    # beside the location, where get_down_revision reads it.
+    for location in _directories(options):
+        generate_chain_file(location.path, scope=location.scope)
     return EXIT_OK
 
 
@@ -309,18 +321,18 @@ def _check(options: argparse.Namespace) -> int:
         if label is not None or len(members) > 1
     ]
     directories = _directories(options)
-    heads: dict[pathlib.Path, ChainState] = {}
-    failures: dict[pathlib.Path, Exception] = {}
+    heads: dict[Any, ChainState] = {}
+    failures: dict[Any, Exception] = {}
     for directory in directories:
         try:
-            heads[directory] = chain_state(directory)
+            heads[directory] = chain_state(directory.path, scope=directory.scope)
         except (RuntimeError, ValueError, OSError) as exc:
             failures[directory] = exc
 
     entries: list[dict[str, Any]] = []
     status = EXIT_OK
     for directory in directories:
-        entry: dict[str, Any] = {"path": str(directory)}
+        entry: dict[str, Any] = {"path": str(directory.path), "scope": directory.scope}
         head = heads.get(directory)
         try:
             if head is None:
@@ -358,7 +370,7 @@ def _check(options: argparse.Namespace) -> int:
     graph_entries: list[dict[str, Any]] = []
     for label, members in graphs:
         prefix = f"{label}: " if label is not None else ""
-        graph: dict[str, Any] = {"config": label, "paths": [str(m) for m in members]}
+        graph: dict[str, Any] = {"config": label, "paths": [str(m.path) for m in members]}
         unread = [m for m in members if m not in heads]
         if unread:
             error = f"not checked: {_plural(len(unread), 'version location')} could not be read"
@@ -397,13 +409,13 @@ def _check(options: argparse.Namespace) -> int:
 
 
 def _other_locations(
-    directory: pathlib.Path,
-    graphs: Sequence[tuple[str | None, list[pathlib.Path]]],
-    heads: dict[pathlib.Path, Any],
+    directory: Any,
+    graphs: Sequence[tuple[str | None, list[Any]]],
+    heads: dict[Any, Any],
 ) -> list[Any] | None:
     """The states of the locations that share a revision graph with *directory*; None
     when it is in no graph (a single directory checked alone)."""
-    others: dict[pathlib.Path, None] | None = None
+    others: dict[Any, None] | None = None
     for _, members in graphs:
         if directory in members:
             others = others or {}
@@ -458,7 +470,9 @@ def _graph(options: argparse.Namespace) -> int:
 
     dirs = _directories(options, at=options.at)
     states = [_state_at(directory, options.at) for directory in dirs]
-    bases = [chain_state(d, options.base) if options.base else None for d in dirs]
+    bases = [
+        chain_state(d.path, options.base, scope=d.scope) if options.base else None for d in dirs
+    ]
     _note_chain_files(states)
     print(_render.format_graph(states, options.format, bases))
     return EXIT_OK
@@ -469,7 +483,10 @@ def _pin(options: argparse.Namespace) -> int:
 
     # Every directory is planned before any file is written: a refusal for one
     # leaves all pin files as they were.
-    plans = [_pins.plan(directory, options.at) for directory in _directories(options)]
+    plans = [
+        _pins.plan(location.path, options.at, scope=location.scope)
+        for location in _directories(options)
+    ]
     for planned in plans:
         result = _pins.write_plan(planned)
         at = f"{options.at} ({result.commit[:10]})"

@@ -11,7 +11,7 @@ use git2::Oid;
 
 use super::{AnalysisError, Request};
 use crate::git::Repository;
-use crate::migrations::Declared;
+use crate::migrations::{listing, Declared};
 use crate::store::dirs::{CachedFile, DirCache};
 use crate::store::{self, CacheMode, Stamp};
 use crate::trace::Trace;
@@ -167,10 +167,11 @@ impl DirPlan {
         }
         let order: HashMap<&OsString, &Option<walk::FirstAdd>> =
             self.cached.order.iter().map(|(n, add)| (n, add)).collect();
+        // Keyed as the first-add index is: by basename (see `assemble`).
         let mut found = FoundAdds::new();
         for name in &self.names {
             if let Some(add) = order.get(name)? {
-                found.insert(name.as_encoded_bytes().to_vec(), *add);
+                found.insert(listing::basename(name.as_encoded_bytes()).to_vec(), *add);
             }
         }
         Some((declared, found))
@@ -194,7 +195,10 @@ impl DirPlan {
         let order = self
             .names
             .iter()
-            .map(|n| (n.clone(), found.get(n.as_encoded_bytes()).copied()))
+            .map(|n| {
+                let add = found.get(listing::basename(n.as_encoded_bytes()));
+                (n.clone(), add.copied())
+            })
             .collect();
         let all_stamped = self.stamps.iter().all(Option::is_some);
         store::dirs::save(

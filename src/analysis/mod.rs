@@ -13,6 +13,9 @@ mod cached;
 mod error;
 mod order;
 mod pin;
+#[cfg(test)]
+mod recursive_tests;
+mod tree_at;
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -25,21 +28,51 @@ use self::cached::{cache_folder, walk_history, DirPlan, RepoState};
 pub use self::error::AnalysisError;
 pub use self::order::{explain_order, MergeOrder, OrderCause};
 pub use self::pin::{plan_pins, PinPlan};
-use crate::git::{self, describe, snapshot, Repository, Tip};
+use crate::git::{self, describe, Repository, Tip};
 use crate::migrations::chain::{self, Chain, Migration};
 use crate::migrations::declaration::{self, Fallback, FileSource, InMemory, WorkTree};
-use crate::migrations::listing::{self, name_from_bytes};
+use crate::migrations::listing::{self, name_from_bytes, Scope};
 use crate::migrations::parser::{DownRevision, PyVersion};
 use crate::migrations::pins::{self, PinSet};
 use crate::migrations::{self, Declared};
 use crate::store::{self, CacheMode, Stamp};
 use crate::walk::{self, FirstAddIndex, FoundAdds};
 
+/// A versions directory to analyse, and how far its migrations reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The directory, as the user gave it. Its `revision_chain.json` and
+    /// `revision_pins.json` live beside it, whatever the scope.
+    pub dir: PathBuf,
+    /// [`Scope::Flat`] (the reference's) or [`Scope::Recursive`] (Alembic's
+    /// `recursive_version_locations`: one chain over the directory and every directory
+    /// below it).
+    pub scope: Scope,
+}
+
+impl Location {
+    /// `dir`, read as the reference reads a versions directory.
+    pub fn flat(dir: impl Into<PathBuf>) -> Self {
+        Location {
+            dir: dir.into(),
+            scope: Scope::Flat,
+        }
+    }
+
+    /// `dir` as a recursive version location.
+    pub fn recursive(dir: impl Into<PathBuf>) -> Self {
+        Location {
+            dir: dir.into(),
+            scope: Scope::Recursive,
+        }
+    }
+}
+
 /// What to analyse.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// Versions directories, as the user gave them.
-    pub dirs: Vec<PathBuf>,
+    /// Versions directories, as the user gave them, each with its scope.
+    pub dirs: Vec<Location>,
     /// The interpreter whose syntax the files must parse under.
     pub python: PyVersion,
     /// Worker threads for the history walk and the parser.
@@ -53,7 +86,8 @@ pub struct Request {
 pub struct DirAnalysis {
     /// The directory, as given.
     pub dir: PathBuf,
-    /// Its migrations, sorted by `(git_sequence, filename)`.
+    /// Its migrations, sorted by `(git_sequence, filename)`; a recursive location's
+    /// file names are paths relative to it.
     pub files: Vec<Migration>,
     /// The commit that first added each file (aligned with `files`), if any.
     pub first_add_commits: Vec<Option<Oid>>,
@@ -152,11 +186,16 @@ pub fn assemble(
     pins: Option<&PinSet>,
 ) -> Result<DirAnalysis, AnalysisError> {
     // The reference's git_sequence is the index in the deduplicated add order of the
-    // names that exist now; files never added share the next index.
+    // names that exist now; files never added share the next index. A file's add is
+    // its basename's (`found` is keyed so), in a subdirectory too.
     let mut added: Vec<(usize, walk::FirstAdd)> = declared
         .iter()
         .enumerate()
-        .filter_map(|(at, d)| found.get(d.name.as_encoded_bytes()).map(|add| (at, *add)))
+        .filter_map(|(at, d)| {
+            found
+                .get(listing::basename(d.name.as_encoded_bytes()))
+                .map(|add| (at, *add))
+        })
         .collect();
     added.sort_by_key(|(_, add)| *add);
     let too_many = || AnalysisError::TooLarge {
@@ -216,7 +255,7 @@ pub fn analyze(
 ) -> Result<Vec<DirAnalysis>, AnalysisError> {
     let mut repos: HashMap<PathBuf, RepoState> = HashMap::new();
     let mut plans = Vec::with_capacity(request.dirs.len());
-    for dir in &request.dirs {
+    for Location { dir, scope } in &request.dirs {
         let start = git_start_dir(dir)?;
         let repo = Repository::discover(&start)?;
         let key = repo.git_dir().to_path_buf();
@@ -234,7 +273,7 @@ pub fn analyze(
                 })
             }
         };
-        let names = listing::list_migration_names(dir)?;
+        let names = listing::list_migrations(dir, *scope)?;
         let stamps: Vec<Option<Stamp>> = names.iter().map(|n| Stamp::of(&dir.join(n))).collect();
         let cache_file = state.cache.as_ref().map(|folder| {
             // Keyed by the directory itself: `start` is not its parent for `.`.
@@ -242,7 +281,7 @@ pub fn analyze(
                 Some(name) => start.join(name),
                 None => dir.canonicalize().unwrap_or_else(|_| start.clone()),
             };
-            store::dirs::path(folder, &key, request.python)
+            store::dirs::path(folder, &key, request.python, *scope)
         });
         let cached = cache_file
             .as_deref()
@@ -297,11 +336,19 @@ pub fn analyze(
             *slot = parsed.next();
         }
         let declared: Vec<Declared> = declared.into_iter().flatten().collect();
-        let found = index.lookup(&plan.names);
+        let found = index.lookup(&basenames(&plan.names));
         plan.save(head, &declared, &found);
         results.push(assemble(&plan.dir, declared, &found, pins.as_ref())?);
     }
     Ok(results)
+}
+
+/// The basenames of migration names, whose first adds [`FirstAddIndex`] knows.
+fn basenames(names: &[OsString]) -> Vec<OsString> {
+    names
+        .iter()
+        .map(|name| name_from_bytes(listing::basename(name.as_encoded_bytes())))
+        .collect()
 }
 
 /// Canonical form of `path`, resolving the deepest part that exists (the rest may
@@ -336,21 +383,23 @@ fn canonical_prefix(path: &Path) -> Result<PathBuf, migrations::Error> {
     }
 }
 
-/// Analyse `dir` as it is at commit `rev`, from git objects alone (no checkout): the
-/// files and the pin file come from the tree at `rev`, the add order from the history
-/// up to `rev` (`git log ... <rev>`).
+/// Analyse a location's directory as it is at commit `rev`, from git objects alone (no
+/// checkout): the files (in its scope, listed from the tree at `rev` by Alembic's rules) and the pin
+/// file come from the tree at `rev`, the add order from the history up to `rev`
+/// (`git log ... <rev>`).
 ///
 /// # Errors
 ///
 /// As [`analyze`], plus [`git::Error::BadRevision`] for a `rev` that names no
 /// commit and the errors of locating `dir` in the working tree.
 pub fn analyze_at(
-    dir: &Path,
+    location: &Location,
     rev: &str,
     request: &Request,
     fallback: &dyn Fallback,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Result<DirAnalysis, AnalysisError> {
+    let Location { dir, scope } = location;
     let resolved = canonical_prefix(dir)?;
     let repo = Repository::discover(&history_start_dir(dir)?)?;
     repo.require_complete()?;
@@ -360,7 +409,7 @@ pub fn analyze_at(
     let mut pin_set = None;
     if let Some(tip) = tip {
         // A directory that does not exist yet at `rev` holds no migrations there.
-        let at = snapshot::files_at(&repo, tip, rev, &relative, listing::is_migration_name)?;
+        let at = tree_at::migrations_at(&repo, tip, rev, &relative, *scope)?;
         for file in at.into_iter().flatten() {
             files.insert(name_from_bytes(&file.name), file.contents);
         }
@@ -384,7 +433,12 @@ pub fn analyze_at(
     let history = walk_history(&repo, tip, folder.as_deref(), request.threads, interrupted)?;
     let mut index = FirstAddIndex::default();
     index.extend(history.iter(), tip)?;
-    assemble(dir, declared, &index.lookup(&names), pin_set.as_ref())
+    assemble(
+        dir,
+        declared,
+        &index.lookup(&basenames(&names)),
+        pin_set.as_ref(),
+    )
 }
 
 /// Describe commits (full hex ids) of the repository holding `dir`, for display.

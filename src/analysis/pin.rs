@@ -1,11 +1,11 @@
 //! What `alembic-git-revisions pin` writes: the chain of a versions directory at a
 //! commit, appended to the pin file beside it in the working tree.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use git2::Oid;
 
-use super::{analyze_at, git_start_dir, AnalysisError, Request};
+use super::{analyze_at, git_start_dir, AnalysisError, Location, Request};
 use crate::git::{self, Repository, Tip};
 use crate::migrations::declaration::Fallback;
 use crate::migrations::pins::{self, Pin};
@@ -28,7 +28,7 @@ pub struct PinPlan {
     pub text: String,
 }
 
-/// Plan the re-pin of `versions_dir` at commit `rev`: its chain there (computed from
+/// Plan the re-pin of a location's directory at commit `rev`: its chain there (computed from
 /// git objects, honouring the pin file committed at `rev`) appended to the working
 /// tree's pin file. Nothing is written.
 ///
@@ -37,15 +37,16 @@ pub struct PinPlan {
 /// As [`analyze_at`]; [`AnalysisError::Pins`] for an unreadable or malformed pin file
 /// and when the re-pin would not be a pure append.
 pub fn plan_pins(
-    versions_dir: &Path,
+    location: &Location,
     rev: &str,
     request: &Request,
     fallback: &dyn Fallback,
     interrupted: &(dyn Fn() -> bool + Sync),
 ) -> Result<PinPlan, AnalysisError> {
+    let versions_dir = location.dir.as_path();
     let file = pins::path_beside(versions_dir);
     let existing = pins::beside(versions_dir)?;
-    let at = analyze_at(versions_dir, rev, request, fallback, interrupted)?;
+    let at = analyze_at(location, rev, request, fallback, interrupted)?;
     let repo = Repository::discover(&git_start_dir(versions_dir)?)?;
     let commit =
         repo.resolve(&Tip::Rev(rev.to_owned()))?
@@ -75,6 +76,8 @@ pub fn plan_pins(
 
 #[cfg(test)]
 pub(super) mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::analysis::analyze;
     use crate::migrations::chain::ChainError;
@@ -86,7 +89,7 @@ pub(super) mod tests {
 
     fn request(dir: &Path) -> Request {
         Request {
-            dirs: vec![dir.to_path_buf()],
+            dirs: vec![Location::flat(dir)],
             python: PyVersion {
                 major: 3,
                 minor: 12,
@@ -135,15 +138,43 @@ pub(super) mod tests {
             .collect()
     }
 
+    /// (revision, pinned parent, commit) of each pin a plan writes.
+    fn pin_rows(plan: &PinPlan) -> Vec<(&str, Option<&str>, &str)> {
+        plan.pins
+            .iter()
+            .map(|p| {
+                (
+                    p.revision.as_str(),
+                    p.down_revision.as_deref(),
+                    p.pinned_at.as_str(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
     fn pins_are_planned_read_beside_the_directory_and_at_a_commit() {
         let (repo, ..) = update_branch_history();
         let versions = repo.path().join("m/versions");
-        let plan_at =
-            |rev: &str| plan_pins(&versions, rev, &request(&versions), &NoFallback, &|| false);
+        let plan_at = |rev: &str| {
+            plan_pins(
+                &Location::flat(&versions),
+                rev,
+                &request(&versions),
+                &NoFallback,
+                &|| false,
+            )
+        };
         let analyse = || analyze(&request(&versions), &NoFallback, &|| false).unwrap();
-        let analyse_at =
-            |rev: &str| analyze_at(&versions, rev, &request(&versions), &NoFallback, &|| false);
+        let analyse_at = |rev: &str| {
+            analyze_at(
+                &Location::flat(&versions),
+                rev,
+                &request(&versions),
+                &NoFallback,
+                &|| false,
+            )
+        };
         assert_eq!(pins::beside(&versions).unwrap(), None);
         assert_eq!(
             links(&analyse()[0].chain.links),
@@ -156,19 +187,8 @@ pub(super) mod tests {
         assert_eq!(plan.file, repo.path().join("m").join(FILENAME));
         assert_eq!((plan.added, plan.exists), (2, false));
         assert_eq!(plan.commit.to_string(), deployed);
-        let got: Vec<(&str, Option<&str>, &str)> = plan
-            .pins
-            .iter()
-            .map(|p| {
-                (
-                    p.revision.as_str(),
-                    p.down_revision.as_deref(),
-                    p.pinned_at.as_str(),
-                )
-            })
-            .collect();
         assert_eq!(
-            got,
+            pin_rows(&plan),
             vec![
                 ("b", Some("r"), deployed.as_str()),
                 ("m", Some("b"), deployed.as_str())

@@ -26,10 +26,11 @@ use self::types::{
     Declaration, DelegatedModule, DirAnalysis, MergeOrder, MigrationRecord, OrderCause,
     ParsedModule, Pin, PinFile, PinPlan, Unchained,
 };
-use crate::analysis::{self, AnalysisError, Request};
+use crate::analysis::{self, AnalysisError, Location, Request};
 use crate::git::describe::Description;
 use crate::migrations::chain;
 use crate::migrations::declaration::{self, Fallback, WorkTree};
+use crate::migrations::listing::{self, Scope};
 use crate::migrations::parser::{self, DownRevision, ModuleInfo, ParseOutcome, PyVersion};
 use crate::migrations::{self as core_migrations, pins};
 use crate::parallel;
@@ -123,7 +124,19 @@ impl Signals {
     }
 }
 
-fn request(py: Python<'_>, dirs: Vec<PathBuf>) -> Request {
+/// The keyword-only `scope` option: `"flat"` (the reference's versions directory) or
+/// `"recursive"` (Alembic's `recursive_version_locations`).
+fn scope(value: &str) -> PyResult<Scope> {
+    match value {
+        "flat" => Ok(Scope::Flat),
+        "recursive" => Ok(Scope::Recursive),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "scope must be 'flat' or 'recursive', not {other:?}"
+        ))),
+    }
+}
+
+fn request(py: Python<'_>, dirs: Vec<Location>) -> Request {
     let info = py.version_info();
     Request {
         dirs,
@@ -136,17 +149,24 @@ fn request(py: Python<'_>, dirs: Vec<PathBuf>) -> Request {
     }
 }
 
-/// Analyse versions directories at `HEAD`: one history walk per repository.
+/// Analyse versions directories at `HEAD`, each in `scope`: one history walk per
+/// repository.
 #[pyfunction]
-#[pyo3(signature = (dirs, fallback, *, with_files = true))]
+#[pyo3(signature = (dirs, fallback, *, with_files = true, scope = "flat"))]
 fn analyze(
     py: Python<'_>,
     dirs: Vec<PathBuf>,
     fallback: Py<PyAny>,
     with_files: bool,
+    scope: &str,
 ) -> PyResult<Vec<DirAnalysis>> {
+    let scope = self::scope(scope)?;
     guarded("analysing versions directories", || {
-        let request = request(py, dirs);
+        let locations = dirs
+            .into_iter()
+            .map(|dir| Location { dir, scope })
+            .collect();
+        let request = request(py, locations);
         let fallback = PyFallback { callable: fallback };
         let signals = Signals::default();
         let outcome =
@@ -159,21 +179,27 @@ fn analyze(
     })
 }
 
-/// Analyse one versions directory as it is at commit `rev`, from git objects only.
+/// Analyse one versions directory (in `scope`) as it is at commit `rev`, from git
+/// objects only.
 #[pyfunction]
-#[pyo3(signature = (versions_dir, rev, fallback))]
+#[pyo3(signature = (versions_dir, rev, fallback, *, scope = "flat"))]
 fn analyze_at(
     py: Python<'_>,
     versions_dir: PathBuf,
     rev: String,
     fallback: Py<PyAny>,
+    scope: &str,
 ) -> PyResult<DirAnalysis> {
+    let location = Location {
+        dir: versions_dir,
+        scope: self::scope(scope)?,
+    };
     guarded("analysing a versions directory at a revision", || {
-        let request = request(py, vec![versions_dir.clone()]);
+        let request = request(py, vec![location.clone()]);
         let fallback = PyFallback { callable: fallback };
         let signals = Signals::default();
         let outcome = py.detach(|| {
-            analysis::analyze_at(&versions_dir, &rev, &request, &fallback, &|| {
+            analysis::analyze_at(&location, &rev, &request, &fallback, &|| {
                 signals.interrupted()
             })
         });
@@ -231,6 +257,21 @@ fn declare_file(py: Python<'_>, path: PathBuf, fallback: Py<PyAny>) -> PyResult<
     })
 }
 
+/// The migrations of `versions_dir` in `scope`, as the analysis lists them: file
+/// names, or paths relative to it (`/`-separated) when recursive; sorted.
+#[pyfunction]
+#[pyo3(signature = (versions_dir, *, scope = "flat"))]
+fn list_migrations(py: Python<'_>, versions_dir: PathBuf, scope: &str) -> PyResult<Vec<OsString>> {
+    let scope = self::scope(scope)?;
+    guarded("listing a versions directory", || {
+        let mut names = py
+            .detach(|| listing::list_migrations(&versions_dir, scope))
+            .map_err(|error| to_py_err(py, error.into()))?;
+        names.sort_by_cached_key(|name| chain::python_name_key(name.as_encoded_bytes()));
+        Ok(names)
+    })
+}
+
 /// Parse one module's source with the native parser alone (for the equivalence
 /// tests): what it read, or why it leaves the module to CPython.
 #[pyfunction]
@@ -261,21 +302,27 @@ fn read_pins(py: Python<'_>, versions_dir: PathBuf) -> PyResult<Option<PinFile>>
     })
 }
 
-/// What re-pinning `versions_dir` at commit `rev` would write (nothing is written).
+/// What re-pinning `versions_dir` (in `scope`) at commit `rev` would write (nothing is
+/// written).
 #[pyfunction]
-#[pyo3(signature = (versions_dir, rev, fallback))]
+#[pyo3(signature = (versions_dir, rev, fallback, *, scope = "flat"))]
 fn plan_pins(
     py: Python<'_>,
     versions_dir: PathBuf,
     rev: String,
     fallback: Py<PyAny>,
+    scope: &str,
 ) -> PyResult<PinPlan> {
+    let location = Location {
+        dir: versions_dir,
+        scope: self::scope(scope)?,
+    };
     guarded("planning a pin file", || {
-        let request = request(py, vec![versions_dir.clone()]);
+        let request = request(py, vec![location.clone()]);
         let fallback = PyFallback { callable: fallback };
         let signals = Signals::default();
         let outcome = py.detach(|| {
-            analysis::plan_pins(&versions_dir, &rev, &request, &fallback, &|| {
+            analysis::plan_pins(&location, &rev, &request, &fallback, &|| {
                 signals.interrupted()
             })
         });
@@ -353,6 +400,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze_at, m)?)?;
     m.add_function(wrap_pyfunction!(describe_commits, m)?)?;
     m.add_function(wrap_pyfunction!(declare_file, m)?)?;
+    m.add_function(wrap_pyfunction!(list_migrations, m)?)?;
     m.add_function(wrap_pyfunction!(parse_module_source, m)?)?;
     m.add_function(wrap_pyfunction!(read_pins, m)?)?;
     m.add_function(wrap_pyfunction!(plan_pins, m)?)?;

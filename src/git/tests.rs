@@ -828,7 +828,7 @@ fn a_nested_repository_is_read_where_git_is_run_from_it() {
     }
     std::fs::create_dir_all(inner.join("sub")).expect("mkdir");
     let request = |dir: PathBuf| crate::analysis::Request {
-        dirs: vec![dir],
+        dirs: vec![crate::analysis::Location::flat(dir)],
         python: crate::migrations::parser::PyVersion {
             major: 3,
             minor: 11,

@@ -89,14 +89,15 @@ pub fn declare(
                 })?
         }
     };
-    let revision = match info.revision {
-        Some(revision) => revision,
-        None => {
-            revision_from_filename(name.as_encoded_bytes()).ok_or_else(|| Error::NoRevision {
-                name: name.to_string_lossy().into_owned(),
-                path: path.to_path_buf(),
-            })?
-        }
+    let revision = if let Some(revision) = info.revision {
+        revision
+    } else {
+        // The file name, also for a recursive location's `dir/name.py`.
+        let file_name = super::listing::basename(name.as_encoded_bytes());
+        revision_from_filename(file_name).ok_or_else(|| Error::NoRevision {
+            name: name.to_string_lossy().into_owned(),
+            path: path.to_path_buf(),
+        })?
     };
     Ok(Declared {
         name: name.clone(),

@@ -10,7 +10,7 @@ use git2::Oid;
 
 use super::codec::{write_atomic, Reader, Writer};
 use super::{fnv1a, now_ns, Stamp};
-use crate::migrations::listing::name_from_bytes;
+use crate::migrations::listing::{name_from_bytes, Scope};
 use crate::migrations::parser::{DownRevision, PyVersion};
 use crate::migrations::Declared;
 use crate::walk::FirstAdd;
@@ -37,13 +37,18 @@ pub struct DirCache {
     pub order: Vec<(OsString, Option<FirstAdd>)>,
 }
 
-/// Path of the cache of one versions directory (by its resolved path), for one
-/// Python version (which syntax parses depends on it).
+/// Path of the cache of one versions directory (by its resolved path) read in one
+/// scope (a recursive location has other files than the same directory read flat),
+/// for one Python version (which syntax parses depends on it).
 #[must_use]
-pub fn path(folder: &Path, resolved_dir: &Path, python: PyVersion) -> PathBuf {
+pub fn path(folder: &Path, resolved_dir: &Path, python: PyVersion, scope: Scope) -> PathBuf {
     let key = fnv1a(resolved_dir.as_os_str().as_encoded_bytes());
+    let kind = match scope {
+        Scope::Flat => "dir",
+        Scope::Recursive => "tree",
+    };
     folder.join(format!(
-        "dir-{key:016x}-py{}.{}-v1.bin",
+        "{kind}-{key:016x}-py{}.{}-v1.bin",
         python.major, python.minor
     ))
 }
@@ -171,13 +176,20 @@ mod tests {
     #[test]
     fn round_trip_skips_racy_files() {
         let dir = tempfile::tempdir().unwrap();
-        let path = path(
-            dir.path(),
-            Path::new("/x/versions"),
-            PyVersion {
-                major: 3,
-                minor: 11,
-            },
+        let python = PyVersion {
+            major: 3,
+            minor: 11,
+        };
+        let path = path(dir.path(), Path::new("/x/versions"), python, Scope::Flat);
+        assert_ne!(
+            path,
+            super::path(
+                dir.path(),
+                Path::new("/x/versions"),
+                python,
+                Scope::Recursive
+            ),
+            "a recursive location is cached apart from the same directory read flat"
         );
         let old = Stamp {
             size: 10,

@@ -12,7 +12,7 @@ use super::adds::{self, PyAdds};
 use super::extend::extension;
 use super::history::walk;
 use super::{FirstAddIndex, KnownCommits};
-use crate::analysis::{self, DirAnalysis, Request};
+use crate::analysis::{self, DirAnalysis, Location, Request};
 use crate::git::graph::CommitGraph;
 use crate::git::{Repository, Tip};
 use crate::migrations::declaration::NoFallback;
@@ -463,7 +463,10 @@ fn merge_extensions_agree_with_full_walks() {
 
 fn request(repo: &TestRepo, dirs: &[&str], cache: CacheMode) -> Request {
     Request {
-        dirs: dirs.iter().map(|d| repo.path().join(d)).collect(),
+        dirs: dirs
+            .iter()
+            .map(|d| Location::flat(repo.path().join(d)))
+            .collect(),
         python: PyVersion {
             major: 3,
             minor: 11,
@@ -545,7 +548,7 @@ fn analyze_and_analyze_at_chain_as_git_log_orders() {
 
     let request = request(&repo, &[], CacheMode::Off);
     let at = analysis::analyze_at(
-        &repo.path().join("app/versions"),
+        &Location::flat(repo.path().join("app/versions")),
         &older,
         &request,
         &NoFallback,
@@ -559,7 +562,7 @@ fn analyze_and_analyze_at_chain_as_git_log_orders() {
     assert_eq!(at.files.len(), 4);
     // A directory that did not exist yet holds nothing.
     let before = analysis::analyze_at(
-        &repo.path().join("other/versions"),
+        &Location::flat(repo.path().join("other/versions")),
         &repo.rev("HEAD~3"),
         &request,
         &NoFallback,
