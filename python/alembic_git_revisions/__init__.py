@@ -28,7 +28,7 @@ _LAZY = {
     "build_chain": "_chain",
     "generate_chain_file": "_chain",
     "get_down_revision": "_chain",
-    "parse_versions_dir": "_chain",
+    "parse_versions_dir": "_records",
     "CheckResult": "_check",
     "Finding": "_check",
     "check_append_only": "_check",
@@ -88,7 +88,6 @@ if TYPE_CHECKING:
         build_chain,
         generate_chain_file,
         get_down_revision,
-        parse_versions_dir,
     )
     from alembic_git_revisions._check import (
         CheckResult,
@@ -110,7 +109,7 @@ if TYPE_CHECKING:
         ShallowCloneError,
     )
     from alembic_git_revisions._pins import PINS_FILENAME, Pin, PinResult, pin_chain, read_pins
-    from alembic_git_revisions._records import MigrationFile
+    from alembic_git_revisions._records import MigrationFile, parse_versions_dir
     from alembic_git_revisions._state import ChainState, Migration, build_chain_at, chain_state
     from alembic_git_revisions._template import (
         install_template,

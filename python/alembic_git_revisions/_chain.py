@@ -12,13 +12,12 @@ import sys
 from _thread import allocate_lock
 
 from alembic_git_revisions import _native
-from alembic_git_revisions._records import MigrationFile
 
 # Importing this module is what every migration file pays (through
 # `from alembic_git_revisions import get_down_revision`): the standard library modules
 # that only some paths need (json, tempfile, pathlib, warnings, typing) are imported
-# where used. `dataclasses` is imported here (by `_records`), not in the calls:
-# `parse_versions_dir` returns dataclasses, and its call should not pay for that.
+# where used, and `parse_versions_dir` with its dataclass (`dataclasses` imports
+# `inspect`, tens of milliseconds) lives in `_records`.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import pathlib
@@ -40,32 +39,6 @@ class StaleChainFileWarning(UserWarning):
     an error (``warnings.filterwarnings("error", category=StaleChainFileWarning)``) to
     insist on the file, as alembic-git-revisions 13 does.
     """
-
-
-# --------------------------------------------------------------------------- analysis
-
-
-def parse_versions_dir(versions_dir: StrPath, *, scope: Scope = "flat") -> list[MigrationFile]:
-    """Every migration of *versions_dir*, classified, in git add order.
-
-    Sorted by ``(git_sequence, filename)``: the order files were first added to git,
-    which is not the chain's order when hybrids are present (see :func:`build_chain`).
-    Git history is always read (never ``revision_chain.json``) and nothing is cached.
-    With ``scope="recursive"``, the migrations of every directory below it too (Alembic's
-    ``recursive_version_locations``); their ``filename`` is then the path relative to
-    *versions_dir*.
-    """
-    (analysis,) = _native.analyze([versions_dir], scope=scope)
-    return [
-        MigrationFile(
-            revision=record.revision,
-            filename=record.filename,
-            git_sequence=record.git_sequence,
-            is_dynamic=record.is_dynamic,
-            static_down_revisions=record.static_down_revisions,
-        )
-        for record in analysis.files
-    ]
 
 
 # --------------------------------------------------------------------------- chain file
@@ -497,10 +470,8 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
 
 __all__ = [
     "CHAIN_FILENAME",
-    "MigrationFile",
     "StaleChainFileWarning",
     "build_chain",
     "generate_chain_file",
     "get_down_revision",
-    "parse_versions_dir",
 ]

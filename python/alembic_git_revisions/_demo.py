@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-from alembic_git_revisions import _chain
+from alembic_git_revisions import _chain, _records
 from alembic_git_revisions._gitwrite import DemoRepo
 
 _ENV_PY = """\
@@ -142,7 +142,7 @@ def run() -> int:
         versions = derived / "migrations" / "versions"
         _heading("2. The same history with down_revision = get_down_revision(revision)")
         chain = _chain.build_chain(versions)
-        files = _chain.parse_versions_dir(versions)
+        files = _records.parse_versions_dir(versions)
         print("migrations in git add order:")
         for migration in files:
             kind = "dynamic" if migration.is_dynamic else "static"

@@ -1,5 +1,6 @@
-"""The record of one migration file that :func:`~alembic_git_revisions.parse_versions_dir`
-returns: a dataclass, as the reference's is.
+"""``parse_versions_dir`` and the record of one migration file it returns: a
+dataclass, as the reference's is. Apart from the chain module, so that
+``get_down_revision``'s import does not pay for ``dataclasses``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import pathlib
 
-__all__ = ["MigrationFile"]
+    from alembic_git_revisions._native import Scope, StrPath
+
+__all__ = ["MigrationFile", "parse_versions_dir"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,3 +57,26 @@ class MigrationFile:
             is_dynamic=declaration.is_dynamic,
             static_down_revisions=declaration.static_down_revisions,
         )
+
+
+def parse_versions_dir(versions_dir: StrPath, *, scope: Scope = "flat") -> list[MigrationFile]:
+    """Every migration of *versions_dir*, classified, in git add order.
+
+    Sorted by ``(git_sequence, filename)``: the order files were first added to git,
+    which is not the chain's order when hybrids are present (see :func:`build_chain`).
+    Git history is always read (never ``revision_chain.json``) and nothing is cached.
+    With ``scope="recursive"``, the migrations of every directory below it too (Alembic's
+    ``recursive_version_locations``); their ``filename`` is then the path relative to
+    *versions_dir*.
+    """
+    (analysis,) = _native.analyze([versions_dir], scope=scope)
+    return [
+        MigrationFile(
+            revision=record.revision,
+            filename=record.filename,
+            git_sequence=record.git_sequence,
+            is_dynamic=record.is_dynamic,
+            static_down_revisions=record.static_down_revisions,
+        )
+        for record in analysis.files
+    ]

@@ -15,7 +15,7 @@ import os
 import pathlib
 from collections.abc import Iterator
 
-from alembic_git_revisions import _chain, _native
+from alembic_git_revisions import _chain, _native, _records
 from alembic_git_revisions._chain import plural
 
 TYPE_CHECKING = False
@@ -115,7 +115,7 @@ def _state_from_chain_file(
     migrations = []
     for index, name in enumerate(_native.list_migrations(versions_dir, scope=scope)):
         declared = _native.declare_file(versions_dir / name)
-        record = _chain.MigrationFile(
+        record = _records.MigrationFile(
             revision=declared.revision,
             filename=name,
             git_sequence=index,
