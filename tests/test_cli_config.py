@@ -25,15 +25,14 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-import alembic_git_revisions
 import gitrepo
 import pytest
+from alembic_envs import AlembicEnv
 from alembic_git_revisions import build_chain
 from alembic_git_revisions.cli import main as agr_main
 from gitrepo import Dynamic, Repo, migration_source
 
 BIN = pathlib.Path(sys.executable).parent
-PYPROJECT = pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 @pytest.fixture(autouse=True)
@@ -41,61 +40,12 @@ def _fresh_chains() -> None:
     build_chain.cache_clear()
 
 
-def oldest_alembic() -> str:
-    """The lowest Alembic the package declares (``alembic>=X`` in pyproject.toml)."""
-    match = re.search(r'"alembic>=([0-9.]+)"', PYPROJECT.read_text(encoding="utf-8"))
-    assert match, "pyproject.toml declares no alembic>= dependency"
-    return match[1]
-
-
 @pytest.fixture(scope="session")
-def old_python(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """A virtualenv with the oldest declared Alembic and the package under test.
-
-    The package is the one this test process imports (the installed wheel), linked
-    in through a ``.pth`` directory holding only it, so the old venv sees no other
-    Alembic.
-    """
-    root = tmp_path_factory.mktemp("old-alembic")
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    subprocess.run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            f"alembic=={oldest_alembic()}",
-            # Alembic 1.7 predates SQLAlchemy 2.
-            "sqlalchemy<2",
-        ],
-        check=True,
-        timeout=600,
-    )
-    linked = root / "agr"
-    linked.mkdir()
-    (linked / "alembic_git_revisions").symlink_to(
-        pathlib.Path(alembic_git_revisions.__file__).parent, target_is_directory=True
-    )
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    pathlib.Path(purelib, "agr-under-test.pth").write_text(f"{linked}\n", encoding="utf-8")
-    version = subprocess.run(
-        [python, "-c", "import alembic; print(alembic.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert version in (oldest_alembic(), f"{oldest_alembic()}.0")
-    OLD_VERSION[python] = version
-    return python
+def old_python(oldest_alembic: AlembicEnv) -> pathlib.Path:
+    """The Python of the oldest declared Alembic's virtualenv (``alembic_envs`` builds
+    it once per session, with the wheel under test)."""
+    OLD_VERSION[oldest_alembic.python] = oldest_alembic.version
+    return oldest_alembic.python
 
 
 #: The Alembic version of each old virtualenv.
