@@ -308,11 +308,19 @@ CLI = (
 )
 
 
+def _default_sigint() -> None:
+    # A test runner started in the background by a shell without job control inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler: the child
+    # must see Ctrl-C as a terminal's user would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(code: str, versions: pathlib.Path) -> tuple[subprocess.Popen[str], str, str, float]:
     """Run *code*, wait for its ``ready``, SIGINT it 0.05 s later; time the exit."""
     process = subprocess.Popen(
         [sys.executable, "-c", code, str(versions)],
-        env=git_env(),
+        env={**git_env(), "ALEMBIC_GIT_REVISIONS_CACHE": "off"},
+        preexec_fn=_default_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
