@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pathlib
     from typing import Any
 
+    from alembic_git_revisions import _scope
     from alembic_git_revisions._native import Scope
 
 CHAIN_FILENAME = "revision_chain.json"
@@ -173,6 +174,9 @@ class _ChainCache:
         # co_filename of a calling migration -> its directory's chain, for the
         # get_down_revision fast path.
         self.by_caller: dict[str, dict[str, str | None]] = {}
+        # A versions_dir given to get_down_revision -> where the scope rule put it,
+        # decided at its first call and kept, as for a calling file.
+        self.located: dict[str, _scope.Location] = {}
 
     def get(self, versions_dir: Any, scope: Scope = "flat") -> _Resolved:
         resolved = self._by_dir.get((versions_dir, scope))
@@ -225,6 +229,7 @@ class _ChainCache:
             self._by_dir.clear()
             self._building.clear()
             self.by_caller.clear()
+            self.located.clear()
 
 
 _CACHE = _ChainCache()
@@ -305,8 +310,6 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
     ``recursive_version_locations = true``, the chain is that location's, over all of
     its subdirectories: see the README ("Alembic features") for how that is decided.
     """
-    from alembic_git_revisions import _scope
-
     caller = sys._getframe(1)
     if versions_dir is None:
         chain = _CACHE.by_caller.get(caller.f_code.co_filename)
@@ -314,6 +317,8 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
             parent = chain.get(revision, _MISSING)
             if parent is not _MISSING:
                 return parent
+        from alembic_git_revisions import _scope
+
         own = _discover_versions_dir(caller)
         where = _scope.locate(own, caller)
         resolved = _CACHE.get(where.directory, where.scope)
@@ -323,7 +328,12 @@ def get_down_revision(revision: str, versions_dir: StrPath | None = None) -> str
         if os.path.isabs(filename) and pathlib.Path(filename).parent == own:
             _CACHE.by_caller[filename] = resolved.chain
     else:
-        where = _scope.locate(versions_dir, caller)
+        key = os.fspath(versions_dir)
+        where = _CACHE.located.get(key)
+        if where is None:
+            from alembic_git_revisions import _scope
+
+            where = _CACHE.located.setdefault(key, _scope.locate(versions_dir, caller))
         resolved = _CACHE.get(where.directory, where.scope)
     directory = where.directory
     if revision not in resolved.chain and resolved.chain_file is not None:
