@@ -513,10 +513,11 @@ pub fn fix_parents<'m>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn dynamic(rev: &str, seq: u32) -> Migration {
+    /// A dynamic migration `<rev>_m.py`, first added `seq`-th.
+    pub(crate) fn dynamic(rev: &str, seq: u32) -> Migration {
         Migration {
             revision: rev.into(),
             filename: format!("{rev}_m.py").into_bytes(),
@@ -526,7 +527,8 @@ mod tests {
         }
     }
 
-    fn fixed(rev: &str, seq: u32, parents: &[&str]) -> Migration {
+    /// A migration `<rev>_m.py` hardcoding `parents`, first added `seq`-th.
+    pub(crate) fn fixed(rev: &str, seq: u32, parents: &[&str]) -> Migration {
         Migration {
             is_dynamic: false,
             static_down_revisions: parents.iter().map(|p| (*p).to_owned()).collect(),

@@ -1,29 +1,12 @@
 //! The pin file format, the pin stage of the chain builder and re-pinning.
 
 use super::*;
-use crate::migrations::chain::{self, Chain, ChainError, Migration};
+use crate::migrations::chain::tests::{dynamic, fixed};
+use crate::migrations::chain::{self, Chain, ChainError};
 use crate::migrations::repin::extend;
 
 const AT: &str = "0123456789abcdef0123456789abcdef01234567";
 const LATER: &str = "89abcdef0123456789abcdef0123456789abcdef";
-
-fn dynamic(rev: &str, seq: u32) -> Migration {
-    Migration {
-        revision: rev.into(),
-        filename: format!("{rev}_m.py").into_bytes(),
-        git_sequence: seq,
-        is_dynamic: true,
-        static_down_revisions: vec![],
-    }
-}
-
-fn fixed(rev: &str, seq: u32, parents: &[&str]) -> Migration {
-    Migration {
-        is_dynamic: false,
-        static_down_revisions: parents.iter().map(|p| (*p).to_owned()).collect(),
-        ..dynamic(rev, seq)
-    }
-}
 
 fn pin(rev: &str, parent: Option<&str>) -> Pin {
     Pin {
