@@ -160,11 +160,18 @@ _NEAREST: dict[str, tuple[pathlib.Path, ...]] = {}
 _READ: dict[pathlib.Path, tuple[Any, ...] | _Unreadable] = {}
 
 
+#: (directory as given, id of the ScriptDirectory loading it or 0) -> that
+#: ScriptDirectory (kept, so its id is not reused) and the answer: every migration of
+#: a directory that Alembic loads asks the same question.
+_LOCATED: dict[tuple[str, int], tuple[Any, Location]] = {}
+
+
 def clear() -> None:
     """Forget every configuration read (``build_chain.cache_clear()`` calls it)."""
     with _MEMO_LOCK:
         _NEAREST.clear()
         _READ.clear()
+        _LOCATED.clear()
 
 
 def _configures_alembic(toml: pathlib.Path) -> bool:
@@ -285,11 +292,25 @@ def locate(directory: str | os.PathLike[str], frame: Any) -> Location:
     """The chain that answers for migrations in *directory*, called from *frame*.
 
     Raises :class:`ChainError` when the rules disagree, when recursive locations nest,
-    and, outside Alembic, when the configuration that applies cannot be read.
+    and, outside Alembic, when the configuration that applies cannot be read. The
+    answer for a directory is worked out once per ``ScriptDirectory`` (or once outside
+    Alembic): Alembic asks it for every migration file it loads.
     """
-    given = pathlib.Path(directory)
-    absolute = pathlib.Path(os.path.abspath(given))
     script = _loading_script_directory(frame)
+    key = (os.fspath(directory), 0 if script is None else id(script))
+    with _MEMO_LOCK:
+        known = _LOCATED.get(key)
+    if known is not None and known[0] is script:
+        return known[1]
+    found = _locate(pathlib.Path(directory), script)
+    with _MEMO_LOCK:
+        _LOCATED[key] = (script, found)
+    return found
+
+
+def _locate(given: pathlib.Path, script: Any | None) -> Location:
+    """:func:`locate` itself, with *script* the ``ScriptDirectory`` loading, if any."""
+    absolute = pathlib.Path(os.path.abspath(given))
     alembic = _alembic_answer(script, absolute) if script is not None else None
     try:
         configured = _configured_answer(absolute)
