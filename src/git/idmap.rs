@@ -2,7 +2,7 @@
 //! already uniformly distributed (object ids) or small integers, for which `SipHash`
 //! is wasted work on the walk's hottest paths.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
 use git2::Oid;
@@ -42,6 +42,9 @@ impl std::hash::Hasher for IdHasher {
 
 /// A `HashMap` hashing with [`IdHasher`].
 pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// A `HashSet` hashing with [`IdHasher`].
+pub type IdSet<K> = HashSet<K, BuildHasherDefault<IdHasher>>;
 
 /// An object id as a map key: its raw bytes, compared inline (`Oid`'s own equality
 /// is a call into libgit2).

@@ -7,17 +7,27 @@ use std::sync::Arc;
 use git2::Oid;
 
 use super::Object;
-use crate::git::idmap::IdMap;
+use crate::git::idmap::{IdMap, IdSet};
 
-/// Bytes of resolved objects kept per reader before the oldest are dropped (their
-/// lengths; [`BufferPool`] rounds capacities up to powers of two). A cache smaller than
-/// the walk's working set of delta bases thrashes: on a 40k-commit history packed by
-/// `git fast-import` (deep directory trees, long delta chains in import order) the
-/// tree comparisons took 18 s with 24 MiB, 25 s with 12 MiB counted by capacity, and
-/// 2.8 s with this budget (64 MiB: 2.0-2.6 s; 96 MiB: 2.5-2.7 s). Real server-made
-/// clones need far less (nova: 12 MiB was as fast) but pay only memory for it.
-/// git's own `core.deltaBaseCacheLimit` is 96 MiB.
-const CACHE_BUDGET_BYTES: usize = 48 << 20;
+/// Bytes of resolved objects a reader keeps at first (their lengths; [`BufferPool`]
+/// rounds capacities up to powers of two). Packs written by `git pack-objects` (every
+/// clone and fetch) store each tree as a delta against a recent version of the same
+/// path, so a walk's working set of bases is small: on nova (62k commits) 4 MiB was
+/// as fast as 48 MiB, and every megabyte more is memory the kernel has to fault in
+/// and clear (48 MiB per reader cost 13% of the walk's CPU there).
+const INITIAL_BUDGET_BYTES: usize = 8 << 20;
+
+/// The most a reader's budget grows to. Packs written by `git fast-import` chain
+/// deltas in import order, so the bases a walk needs again lie further back: on a
+/// 40k-commit history with deep directory trees the tree comparisons took 18 s with
+/// 24 MiB and 2.8 s with 48 MiB. Growing on to 64 MiB saved up to 10% of the walk on
+/// the synthetic shapes (BENCHMARKS.md) and cost 45 to 80 MiB of peak memory. git's
+/// own `core.deltaBaseCacheLimit` is 96 MiB.
+const MAX_BUDGET_BYTES: usize = 48 << 20;
+
+/// The budget doubles when more than `1 / THRASH_RATIO` of a generation's misses
+/// were objects the cache had held and dropped (see [`DeltaCache`]).
+const THRASH_RATIO: usize = 8;
 
 /// Objects smaller than this get a buffer of the next power of two, pooled when
 /// evicted; larger ones (rare, huge trees) go to and from the allocator.
@@ -35,11 +45,35 @@ pub(super) type EntryKey = (usize, u64);
 /// Resolved objects by pack offset, in two generations: when the young one fills
 /// half the budget it becomes the old one, and the old one is dropped. Hits in the
 /// old generation are promoted, so hot delta bases survive.
-#[derive(Default)]
+///
+/// The budget adapts to the pack (as an ARC cache's ghost lists do): the keys of the
+/// last dropped generation are remembered, and when a generation's misses often
+/// fall on them, the cache is too small for the pack's delta chains and the budget
+/// doubles, up to [`MAX_BUDGET_BYTES`].
 pub(super) struct DeltaCache {
     young: IdMap<EntryKey, Object>,
     old: IdMap<EntryKey, Object>,
     young_bytes: usize,
+    budget: usize,
+    /// Keys of the generation dropped last.
+    ghosts: IdSet<EntryKey>,
+    /// Misses since the last generation change, and how many of them were ghosts.
+    misses: usize,
+    ghost_hits: usize,
+}
+
+impl Default for DeltaCache {
+    fn default() -> Self {
+        DeltaCache {
+            young: IdMap::default(),
+            old: IdMap::default(),
+            young_bytes: 0,
+            budget: INITIAL_BUDGET_BYTES,
+            ghosts: IdSet::default(),
+            misses: 0,
+            ghost_hits: 0,
+        }
+    }
 }
 
 impl DeltaCache {
@@ -47,25 +81,45 @@ impl DeltaCache {
         if let Some(object) = self.young.get(&key) {
             return Some(object.clone());
         }
-        let object = self.old.remove(&key)?;
+        let Some(object) = self.old.remove(&key) else {
+            self.misses += 1;
+            if self.ghosts.contains(&key) {
+                self.ghost_hits += 1;
+            }
+            return None;
+        };
         self.remember(key, object.clone(), pool);
         Some(object)
+    }
+
+    /// The current budget in bytes.
+    pub(super) fn budget(&self) -> usize {
+        self.budget
     }
 
     /// Keep `object`; the generation dropped to make room gives its buffers to
     /// `pool`.
     pub(super) fn remember(&mut self, key: EntryKey, object: Object, pool: &mut BufferPool) {
         let size = object.1.len();
-        if self.young_bytes + size > CACHE_BUDGET_BYTES / 2 {
+        if self.young_bytes + size > self.budget / 2 {
+            if self.ghost_hits * THRASH_RATIO > self.misses && self.budget < MAX_BUDGET_BYTES {
+                self.budget = (self.budget * 2).min(MAX_BUDGET_BYTES);
+            }
+            self.misses = 0;
+            self.ghost_hits = 0;
             let young = std::mem::take(&mut self.young);
-            for (_, (_, dropped)) in std::mem::replace(&mut self.old, young).drain() {
-                pool.give(dropped);
+            let dropped = std::mem::replace(&mut self.old, young);
+            self.ghosts.clear();
+            self.ghosts.reserve(dropped.len());
+            for (key, (_, buffer)) in dropped {
+                self.ghosts.insert(key);
+                pool.give(buffer, self.budget / 2);
             }
             self.young_bytes = 0;
         }
         self.young_bytes += size;
         if let Some((_, replaced)) = self.young.insert(key, object) {
-            pool.give(replaced);
+            pool.give(replaced, self.budget / 2);
         }
     }
 }
@@ -100,16 +154,16 @@ impl BufferPool {
         }
     }
 
-    /// Take back `object`'s buffer if nothing else holds it, up to half the cache
-    /// budget (one generation's worth).
-    pub(super) fn give(&mut self, object: Arc<Vec<u8>>) {
+    /// Take back `object`'s buffer if nothing else holds it, up to `limit` bytes in
+    /// all (one cache generation's worth).
+    pub(super) fn give(&mut self, object: Arc<Vec<u8>>, limit: usize) {
         let Ok(buffer) = Arc::try_unwrap(object) else {
             return;
         };
         let capacity = buffer.capacity();
         if !capacity.is_power_of_two()
             || !(MIN_POOLED..POOLED_BELOW).contains(&capacity)
-            || self.bytes + capacity > CACHE_BUDGET_BYTES / 2
+            || self.bytes + capacity > limit
         {
             return;
         }
@@ -150,9 +204,9 @@ impl RecentReads {
     }
 
     /// Remember `object` as `oid`, giving the one it replaces to `pool`.
-    pub(super) fn put(&mut self, oid: &Oid, object: Object, pool: &mut BufferPool) {
+    pub(super) fn put(&mut self, oid: &Oid, object: Object, pool: &mut BufferPool, limit: usize) {
         if let Some((_, (_, replaced))) = self.slots[Self::slot(oid)].replace((*oid, object)) {
-            pool.give(replaced);
+            pool.give(replaced, limit);
         }
     }
 }
@@ -160,6 +214,70 @@ impl RecentReads {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::ObjectKind;
+
+    fn object(size: usize) -> Object {
+        (ObjectKind::Tree, Arc::new(vec![0u8; size]))
+    }
+
+    /// Reads a working set `rounds` times in a cycle, as a walk re-reading delta
+    /// bases does: each key is looked up, and resolved (remembered) on a miss.
+    fn cycle(
+        cache: &mut DeltaCache,
+        pool: &mut BufferPool,
+        keys: usize,
+        size: usize,
+        rounds: usize,
+    ) {
+        for _ in 0..rounds {
+            for key in 0..keys {
+                let key = (0, key as u64);
+                if cache.get(key, pool).is_none() {
+                    cache.remember(key, object(size), pool);
+                }
+            }
+        }
+    }
+
+    /// A working set the cache holds keeps the first budget; one that does not fit
+    /// (misses on what was just dropped) doubles it up to the maximum, and no
+    /// further.
+    #[test]
+    fn the_budget_grows_only_when_the_cache_thrashes() {
+        let mut pool = BufferPool::default();
+        let mut cache = DeltaCache::default();
+        // A quarter of the budget, read over and over: all hits after the first round.
+        cycle(
+            &mut cache,
+            &mut pool,
+            256,
+            INITIAL_BUDGET_BYTES / 4 / 256,
+            20,
+        );
+        assert_eq!(cache.budget(), INITIAL_BUDGET_BYTES);
+        // Never read again (a server pack's stream of new trees): no growth either.
+        for key in 1000..1000 + 4 * INITIAL_BUDGET_BYTES / 4096 {
+            let key = (1, key as u64);
+            assert!(cache.get(key, &mut pool).is_none());
+            cache.remember(key, object(4096), &mut pool);
+        }
+        assert_eq!(cache.budget(), INITIAL_BUDGET_BYTES);
+        // A little more than the budget, read in a cycle: misses fall on the
+        // generation dropped last, and the budget doubles until it holds the set,
+        // up to the maximum and no further.
+        let mut budgets = vec![cache.budget()];
+        for _ in 0..8 {
+            let keys = cache.budget() * 5 / 4 / 4096;
+            cycle(&mut cache, &mut pool, keys, 4096, 6);
+            budgets.push(cache.budget());
+        }
+        assert!(budgets[1] > INITIAL_BUDGET_BYTES, "{budgets:?}");
+        assert!(
+            budgets.windows(2).all(|w| w[0] <= w[1]),
+            "never shrinks: {budgets:?}"
+        );
+        assert_eq!(budgets.last(), Some(&MAX_BUDGET_BYTES), "{budgets:?}");
+    }
 
     /// Buffers nothing else holds come back for objects of their size class; shared
     /// ones, odd capacities and more than the pool's budget go to the allocator.
@@ -169,7 +287,8 @@ mod tests {
         let first = pool.take(100);
         assert_eq!(first.capacity(), 128);
         let address = first.as_ptr();
-        pool.give(Arc::new(first));
+        let limit = INITIAL_BUDGET_BYTES / 2;
+        pool.give(Arc::new(first), limit);
         let again = pool.take(70);
         assert_eq!(
             (again.as_ptr(), again.capacity(), again.len()),
@@ -178,18 +297,18 @@ mod tests {
         // Still held elsewhere: not pooled.
         let shared = Arc::new(again);
         let holder = Arc::clone(&shared);
-        pool.give(shared);
+        pool.give(shared, limit);
         assert_eq!(pool.bytes, 0);
         drop(holder);
-        pool.give(Arc::new(Vec::with_capacity(100)));
+        pool.give(Arc::new(Vec::with_capacity(100)), limit);
         assert_eq!(pool.bytes, 0);
         // Large objects are allocated exactly and never pooled.
         let large = pool.take(POOLED_BELOW + 1);
         assert_eq!(large.capacity(), POOLED_BELOW + 1);
         // The pool holds at most one cache generation.
-        for _ in 0..(CACHE_BUDGET_BYTES / 2 / 4096 + 10) {
-            pool.give(Arc::new(Vec::with_capacity(4096)));
+        for _ in 0..(limit / 4096 + 10) {
+            pool.give(Arc::new(Vec::with_capacity(4096)), limit);
         }
-        assert!(pool.bytes <= CACHE_BUDGET_BYTES / 2);
+        assert!(pool.bytes <= limit);
     }
 }

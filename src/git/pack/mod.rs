@@ -173,7 +173,8 @@ impl PackReader {
         for pack in 0..self.set.packs.len() {
             if let Some(offset) = self.set.packs[pack].index.find(oid) {
                 let object = self.resolve(pack, offset)?;
-                self.recent.put(oid, object.clone(), &mut self.pool);
+                let limit = self.deltas.budget() / 2;
+                self.recent.put(oid, object.clone(), &mut self.pool, limit);
                 return Ok(Some(object));
             }
         }
