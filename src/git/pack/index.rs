@@ -96,6 +96,11 @@ impl Index {
     /// The pack offset of `oid`, if the index lists it.
     pub(super) fn find(&self, oid: &Oid) -> Option<u64> {
         let id = oid.as_bytes();
+        // Once built, the table is read without touching the shared counter: two
+        // workers incrementing it on every lookup fight over its cache line.
+        if let Some(Some(table)) = self.table.get() {
+            return table.find(self, id);
+        }
         if self.lookups.fetch_add(1, Ordering::Relaxed) >= TABLE_AFTER_LOOKUPS {
             // Concurrent workers share one table; a build that fails (a damaged
             // index) is remembered, and the search below is used instead.
@@ -142,7 +147,12 @@ impl Index {
 
     /// The pack offset of the object at `index` in the index's order.
     pub(super) fn offset(&self, index: usize) -> Option<u64> {
-        let small = be32(&self.map, self.offsets32 + index * 4)?;
+        self.offset_of_entry(be32(&self.map, self.offsets32 + index * 4)?)
+    }
+
+    /// The pack offset an entry of the 32-bit offset table stands for: the offset
+    /// itself, or (high bit set) the position of a 64-bit one.
+    fn offset_of_entry(&self, small: u32) -> Option<u64> {
         if small & 0x8000_0000 == 0 {
             return Some(u64::from(small));
         }
@@ -157,23 +167,23 @@ impl Index {
     }
 }
 
-/// Open-addressing table from an object id to its position and offset: one probe,
-/// where the index's own search touches a dozen cold cache lines, and the offset
-/// without another.
+/// An open-addressing hash table over an index's ids, built once per index and
+/// shared by every reader: one probe, usually within one cache line, instead of a
+/// search through the index's sorted ids (each step a cache miss).
 struct IdTable {
     slots: Vec<Slot>,
     mask: usize,
 }
 
-/// One slot of an [`IdTable`]: 12 bytes, so that a probe sequence stays within a
-/// cache line or two at the table's load (at most three quarters).
+/// One slot of an [`IdTable`]: the whole id, so that a lookup reads nothing else
+/// (with a shorter tag, the index's copy of the id had to be read to confirm each
+/// hit, a second cache miss per lookup), and the entry of the index's 32-bit offset
+/// table.
 #[derive(Clone, Copy, Default)]
 struct Slot {
-    /// Bytes 4..8 of the id, to compare before the id itself.
-    tag: u32,
-    /// Position in the index plus one; 0 marks an empty slot.
-    position: u32,
-    /// The pack offset, or `u32::MAX` for one the index must give (past 4 GiB).
+    id: [u8; 20],
+    /// The index's offset entry ([`Index::offset_of_entry`]); 0 marks an empty slot
+    /// (no entry is 0: a pack's first object follows its 12-byte header).
     offset: u32,
 }
 
@@ -184,49 +194,39 @@ impl IdTable {
         let mask = size - 1;
         for position in 0..index.count {
             let name = index.name(position)?;
-            let (hash, tag) = Self::split(name);
-            let mut slot = hash & mask;
-            while slots[slot].position != 0 {
+            let offset = be32(&index.map, index.offsets32 + position * 4)?;
+            if offset == 0 {
+                return None;
+            }
+            let mut slot = Self::hash(name) & mask;
+            while slots[slot].offset != 0 {
                 slot = (slot + 1) & mask;
             }
-            let offset = index.offset(position)?;
             slots[slot] = Slot {
-                tag,
-                position: u32::try_from(position + 1).ok()?,
-                offset: u32::try_from(offset).unwrap_or(u32::MAX),
+                id: name.try_into().ok()?,
+                offset,
             };
         }
         Some(IdTable { slots, mask })
     }
 
-    /// Slot hash from bytes 8.. and tag from bytes 4..8 (ids are uniform, so any
-    /// bytes hash well).
-    fn split(id: &[u8]) -> (usize, u32) {
+    /// Slot hash from bytes 8.. (ids are uniform, so any bytes hash well).
+    fn hash(id: &[u8]) -> usize {
         let mut hash = [0u8; std::mem::size_of::<usize>()];
         hash.copy_from_slice(&id[8..8 + std::mem::size_of::<usize>()]);
-        let mut tag = [0u8; 4];
-        tag.copy_from_slice(&id[4..8]);
-        (usize::from_le_bytes(hash), u32::from_le_bytes(tag))
+        usize::from_le_bytes(hash)
     }
 
     /// The pack offset of `id`, if the index lists it.
     fn find(&self, index: &Index, id: &[u8]) -> Option<u64> {
-        let (hash, tag) = Self::split(id);
-        let mut slot = hash & self.mask;
+        let mut slot = Self::hash(id) & self.mask;
         loop {
-            let entry = self.slots[slot];
-            if entry.position == 0 {
+            let entry = &self.slots[slot];
+            if entry.offset == 0 {
                 return None;
             }
-            if entry.tag == tag {
-                let position = usize::try_from(entry.position - 1).ok()?;
-                if index.name(position)? == id {
-                    return if entry.offset == u32::MAX {
-                        index.offset(position)
-                    } else {
-                        Some(u64::from(entry.offset))
-                    };
-                }
+            if entry.id == id {
+                return index.offset_of_entry(entry.offset);
             }
             slot = (slot + 1) & self.mask;
         }
