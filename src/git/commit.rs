@@ -57,6 +57,66 @@ pub fn parse_header(data: &[u8]) -> Result<CommitHeader, &'static str> {
     Ok(CommitHeader { tree, parents })
 }
 
+/// [`parse_header`] of a commit of `total` bytes, from `known`, its first bytes (what
+/// a partial inflate gives): `None` when they do not decide the answer, else exactly
+/// what [`parse_header`] of the whole object returns. Every length rule is judged
+/// on `total`, and a byte past `known` is never guessed.
+#[must_use]
+pub fn parse_header_prefix(
+    known: &[u8],
+    total: usize,
+) -> Option<Result<CommitHeader, &'static str>> {
+    const BAD_PARENTS: &str = "bad parents: a parent line that is not `parent <40 hex digits>`";
+    if known.len() >= total {
+        return Some(parse_header(&known[..total]));
+    }
+    // From here on total > known.len(): the object goes on past what is known.
+    if known.len() <= TREE_LINE {
+        return None;
+    }
+    if !known.starts_with(b"tree ") || known[TREE_LINE] != b'\n' {
+        return Some(Err(
+            "bogus commit object: it does not start with a tree line",
+        ));
+    }
+    let Some(tree) = hex_oid(&known[5..TREE_LINE]) else {
+        return Some(Err("bad tree pointer"));
+    };
+    let mut at = TREE_LINE + 1;
+    let mut parents = Vec::new();
+    loop {
+        let rest_total = total - at;
+        if rest_total <= PARENT_LINE {
+            break;
+        }
+        let rest = &known[at..];
+        // Is it a parent line? Decided by the first byte that differs from
+        // `parent `, or by all seven.
+        let shown = rest.len().min(7);
+        if rest[..shown] != b"parent "[..shown] {
+            break;
+        }
+        if shown < 7 {
+            return None;
+        }
+        if rest_total <= PARENT_LINE + 1 {
+            return Some(Err(BAD_PARENTS));
+        }
+        if rest.len() <= PARENT_LINE {
+            return None;
+        }
+        if rest[PARENT_LINE] != b'\n' {
+            return Some(Err(BAD_PARENTS));
+        }
+        match hex_oid(&rest[7..PARENT_LINE]) {
+            Some(parent) => parents.push(parent),
+            None => return Some(Err(BAD_PARENTS)),
+        }
+        at += PARENT_LINE + 1;
+    }
+    Some(Ok(CommitHeader { tree, parents }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +212,48 @@ mod tests {
         for (raw, expected) in cases {
             assert_eq!(parents(&raw), Err(expected), "{raw:?}");
         }
+    }
+
+    /// Whatever prefix it is given, the prefix parse either declines or answers
+    /// exactly as the whole object's parse does, and it answers once the header's
+    /// lines and the first byte after them are known.
+    #[test]
+    fn prefixes_answer_as_the_whole_object_or_not_at_all() {
+        let mut objects: Vec<String> = vec![
+            format!("tree {TREE}\nparent {PARENT}\nparent {OTHER}\n{AUTHOR}\nm\n"),
+            format!("tree {TREE}\n{AUTHOR}\nm\n"),
+            format!("tree {TREE}\nparent {PARENT}\n{AUTHOR}encoding UTF-8\nparent {OTHER}\n\nm\n"),
+            format!("tree {TREE}\nparent {PARENT}\n\nparent {OTHER}\n"),
+            format!("tree {TREE}\nparent {PARENT}\nx"),
+            format!("tree {TREE}\nparent {PARENT}\nparent {}", &OTHER[..30]),
+            format!("tree {TREE}\nparent {PARENT}x\n{AUTHOR}"),
+            format!("tree {TREE}\nparent {}\n{AUTHOR}", &PARENT[..39]),
+            format!("tree {}\n{AUTHOR}", TREE.replace('4', "z")),
+            format!("{AUTHOR}tree {TREE}\n"),
+            format!("tree {TREE}\nparent {PARENT}\nparen"),
+            format!(
+                "tree {TREE}\nparent {PARENT}\nparent {PARENT}\n{}",
+                "p".repeat(300)
+            ),
+        ];
+        objects.push(format!("{}{}", objects[0], "gpgsig x\n".repeat(40)));
+        for object in &objects {
+            let data = object.as_bytes();
+            let whole = parse_header(data);
+            for known in 0..=data.len() {
+                if let Some(answer) = parse_header_prefix(&data[..known], data.len()) {
+                    assert_eq!(answer, whole, "{object:?} from {known} bytes");
+                }
+            }
+            assert_eq!(parse_header_prefix(data, data.len()), Some(whole.clone()));
+        }
+        // A two-parent header is decided by its lines and one more byte.
+        let data = objects[0].as_bytes();
+        let lines = TREE_LINE + 1 + 2 * (PARENT_LINE + 1);
+        assert!(parse_header_prefix(&data[..lines], data.len()).is_none());
+        assert_eq!(
+            parse_header_prefix(&data[..=lines], data.len()),
+            Some(parse_header(data))
+        );
     }
 }

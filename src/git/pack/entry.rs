@@ -124,6 +124,40 @@ pub(super) fn inflate(
     }
 }
 
+/// Most bytes [`inflate_prefix`] decodes. libdeflate's fast loop may write up to
+/// `FASTLOOP_MAX_BYTES_WRITTEN` (299) bytes past its position, and runs only when the
+/// output buffer is larger than that; below it, every byte is written by the exact
+/// loop, in order, and decoding stops before the first symbol that does not fit.
+/// 256 bytes hold a tree line, four parent lines and the byte after them.
+pub(super) const PREFIX_BYTES: usize = 256;
+
+/// The first bytes of the zlib stream at the start of `input`, an entry of `size`
+/// bytes: all of them when `size` fits in [`PREFIX_BYTES`], else a prefix, which
+/// ends before the first zero byte (past the point where decoding stopped, `out` is
+/// still zero, so a zero byte may not be the object's: it ends what is known).
+/// `None` when the stream is damaged or inflates to another size than `size`.
+///
+/// The stream's Adler-32 checksum is not verified when it is not inflated to its
+/// end: a commit's header is all the history walk reads, and a damaged stream
+/// rarely decodes that far (git verifies checksums when it writes the pack).
+pub(super) fn inflate_prefix<'b>(
+    inflater: &mut Decompressor,
+    input: &[u8],
+    size: usize,
+    out: &'b mut Vec<u8>,
+) -> Option<&'b [u8]> {
+    out.clear();
+    out.resize(size.min(PREFIX_BYTES), 0);
+    match inflater.zlib_decompress(input, out) {
+        Ok(written) => (written == size).then_some(&out[..written]),
+        Err(DecompressionError::InsufficientSpace) if size > PREFIX_BYTES => {
+            let known = memchr::memchr(0, out).unwrap_or(out.len());
+            Some(&out[..known])
+        }
+        Err(_) => None,
+    }
+}
+
 fn delta_varint(delta: &[u8], at: &mut usize) -> Option<usize> {
     let mut value = 0usize;
     let mut shift = 0;
@@ -213,6 +247,111 @@ pub(super) fn apply_delta_into(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What [`inflate_prefix`] relies on: with an output buffer of at most
+    /// [`PREFIX_BYTES`], a stream too long for it leaves the buffer as the start of
+    /// its output followed by untouched bytes, whatever wrote the stream (libdeflate
+    /// at every level, and git's zlib in loose objects) and wherever a match or
+    /// literal falls at the boundary.
+    #[test]
+    fn a_short_buffer_holds_the_start_of_the_output_and_nothing_else() {
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for n in 0..40u32 {
+            let mut text = format!(
+                "tree {:040x}\nparent {:040x}\nauthor A U Thor <a@example.com> {} +0000\n",
+                n.wrapping_mul(2_654_435_761),
+                n,
+                1_700_000_000 + n
+            )
+            .into_bytes();
+            // Base64-like signature lines, repeated runs and a message: literals and
+            // matches of every length land on the boundary somewhere.
+            for line in 0..(n % 9) {
+                text.extend(format!(" {:064x}\n", u64::from(line * n + 7).pow(3)).bytes());
+            }
+            text.extend(std::iter::repeat_n(
+                b'a' + (n % 26) as u8,
+                (n * 13 % 300) as usize,
+            ));
+            text.extend(
+                b"\n\nMerge pull request #1 from someone/branch\n".repeat(n as usize % 4 + 1),
+            );
+            texts.push(text);
+        }
+        let mut streams: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for text in &texts {
+            for level in 0..=12 {
+                let mut compressor =
+                    libdeflater::Compressor::new(libdeflater::CompressionLvl::new(level).unwrap());
+                let mut stream = vec![0; compressor.zlib_compress_bound(text.len())];
+                let len = compressor.zlib_compress(text, &mut stream).unwrap();
+                stream.truncate(len);
+                streams.push((stream, text.clone()));
+            }
+        }
+        // git's own zlib: the loose objects of a small repository.
+        let repo = crate::testutil::TestRepo::new();
+        for (n, text) in texts.iter().enumerate().take(8) {
+            repo.write(&format!("f{n}.txt"), &String::from_utf8_lossy(text));
+            repo.commit(&String::from_utf8_lossy(text));
+        }
+        let objects = repo.path().join(".git/objects");
+        for dir in std::fs::read_dir(&objects).unwrap().flatten() {
+            if dir.file_name().len() != 2 {
+                continue;
+            }
+            for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                let stream = std::fs::read(file.path()).unwrap();
+                let mut whole = vec![0; 1 << 16];
+                let len = Decompressor::new()
+                    .zlib_decompress(&stream, &mut whole)
+                    .unwrap();
+                whole.truncate(len);
+                streams.push((stream, whole));
+            }
+        }
+        assert!(streams.len() > 500);
+        let mut inflater = Decompressor::new();
+        let mut cut = 0;
+        for (stream, whole) in &streams {
+            for room in [1, 2, 7, 46, 100, 190, 255, PREFIX_BYTES] {
+                if room >= whole.len() {
+                    continue;
+                }
+                let mut out = vec![0u8; room];
+                assert_eq!(
+                    inflater.zlib_decompress(stream, &mut out),
+                    Err(DecompressionError::InsufficientSpace)
+                );
+                let same = out.iter().zip(whole).take_while(|(a, b)| a == b).count();
+                assert!(
+                    out[same..].iter().all(|&b| b == 0),
+                    "bytes written past the output's start ({room} of {})",
+                    whole.len()
+                );
+                cut += usize::from(same < room);
+            }
+            let mut buffer = Vec::new();
+            let known = inflate_prefix(&mut inflater, stream, whole.len(), &mut buffer).unwrap();
+            assert!(whole.starts_with(known));
+            if whole.len() <= PREFIX_BYTES {
+                assert_eq!(known, &whole[..]);
+            }
+        }
+        // Decoding did stop short of the buffer's end (a match that did not fit).
+        assert!(cut > 0);
+        // A stream shorter than the entry claims, or damaged: no prefix.
+        let (stream, whole) = &streams[0];
+        let mut buffer = Vec::new();
+        assert!(inflate_prefix(&mut inflater, stream, whole.len() + 1, &mut buffer).is_none());
+        assert!(inflate_prefix(
+            &mut inflater,
+            &stream[..stream.len() / 2],
+            whole.len().min(PREFIX_BYTES),
+            &mut buffer
+        )
+        .is_none());
+    }
 
     #[test]
     fn delta_copy_and_insert() {

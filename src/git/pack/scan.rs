@@ -208,8 +208,16 @@ impl PackSet {
     ) -> Option<(OidKey, CommitHeader)> {
         let file = &self.packs[found.pack];
         let input = file.data.get(found.data_at..)?;
-        entry::inflate(inflater, input, found.size, 0, buffer).ok()?;
-        let header = commit::parse_header(buffer).ok()?;
+        // The header is all the walk needs: most commits (signatures, long messages)
+        // are decided by their first bytes. The rest inflate whole.
+        let quick = entry::inflate_prefix(inflater, input, found.size, buffer)
+            .and_then(|known| commit::parse_header_prefix(known, found.size));
+        let header = if let Some(Ok(header)) = quick {
+            header
+        } else {
+            entry::inflate(inflater, input, found.size, 0, buffer).ok()?;
+            commit::parse_header(buffer).ok()?
+        };
         Some((file.index.raw_id(found.position)?, header))
     }
 }
