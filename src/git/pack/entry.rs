@@ -79,6 +79,37 @@ pub(super) fn header(pack: &[u8], offset: u64) -> Result<Entry, String> {
     Ok(Entry::Base(kind, at, size))
 }
 
+/// Two libdeflate decompressors: one for streams whose first block uses deflate's
+/// fixed Huffman codes, one for the rest. A decompressor keeps the fixed codes' decode
+/// tables until a dynamic block overwrites them; a walk reads small tree deltas
+/// (mostly fixed codes) between whole trees and commits (dynamic ones), so with one
+/// decompressor the fixed tables were built again for nearly every delta.
+pub(super) struct Inflaters {
+    fixed: Decompressor,
+    dynamic: Decompressor,
+}
+
+impl Inflaters {
+    pub(super) fn new() -> Self {
+        Inflaters {
+            fixed: Decompressor::new(),
+            dynamic: Decompressor::new(),
+        }
+    }
+
+    /// The decompressor for the zlib stream at the start of `input`: after the
+    /// 2-byte zlib header (git never sets a preset dictionary) come the first
+    /// block's final bit and its 2-bit type, `01` for fixed codes. Either
+    /// decompressor decodes any stream; the choice only saves table builds.
+    pub(super) fn for_stream(&mut self, input: &[u8]) -> &mut Decompressor {
+        if input.get(2).is_some_and(|&byte| (byte >> 1) & 0b11 == 0b01) {
+            &mut self.fixed
+        } else {
+            &mut self.dynamic
+        }
+    }
+}
+
 /// Refuse an entry whose header claims more than its zlib stream can inflate to:
 /// a damaged header must not turn into a huge allocation.
 pub(super) fn check_size(input: &[u8], size: usize, offset: u64) -> Result<(), String> {

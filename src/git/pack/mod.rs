@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use git2::Oid;
-use libdeflater::Decompressor;
 use memmap2::Mmap;
 use thiserror::Error;
 
@@ -143,7 +142,7 @@ pub struct PackReader {
     deltas: DeltaCache,
     recent: RecentReads,
     pool: BufferPool,
-    inflater: Decompressor,
+    inflaters: entry::Inflaters,
     scratch: Vec<u8>,
 }
 
@@ -156,7 +155,7 @@ impl PackReader {
             deltas: DeltaCache::default(),
             recent: RecentReads::default(),
             pool: BufferPool::default(),
-            inflater: Decompressor::new(),
+            inflaters: entry::Inflaters::new(),
             scratch: Vec::new(),
         }
     }
@@ -182,13 +181,13 @@ impl PackReader {
     }
 
     fn resolve(&mut self, pack: usize, offset: u64) -> Result<Object, PackError> {
-        // Split borrows: the mapped pack is read while the caches and the inflater
+        // Split borrows: the mapped pack is read while the caches and the inflaters
         // change, without touching the shared set's reference count per object.
         let PackReader {
             set,
             deltas,
             pool,
-            inflater,
+            inflaters,
             scratch,
             ..
         } = self;
@@ -221,7 +220,8 @@ impl PackReader {
                     let stream = input(data_at, at)?;
                     entry::check_size(stream, size, at).map_err(corrupt)?;
                     let mut data = pool.take(size);
-                    entry::inflate(inflater, stream, size, at, &mut data).map_err(corrupt)?;
+                    entry::inflate(inflaters.for_stream(stream), stream, size, at, &mut data)
+                        .map_err(corrupt)?;
                     let data = Arc::new(data);
                     deltas.remember((pack, at), (kind, data.clone()), pool);
                     break (kind, data);
@@ -242,9 +242,10 @@ impl PackReader {
             }
         };
         while let Some((entry_offset, data_at, size)) = chain.pop() {
+            let stream = input(data_at, entry_offset)?;
             entry::inflate(
-                inflater,
-                input(data_at, entry_offset)?,
+                inflaters.for_stream(stream),
+                stream,
                 size,
                 entry_offset,
                 scratch,
