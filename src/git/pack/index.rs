@@ -5,7 +5,7 @@
 //! replaces the search (see [`Index::find`]).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use git2::Oid;
@@ -32,6 +32,8 @@ pub(super) struct Index {
     offsets64: usize,
     /// Lookups so far, and the hash table built once they are many (see `find`).
     lookups: AtomicUsize,
+    /// Whether a worker has taken on building `table`.
+    building: AtomicBool,
     table: OnceLock<Option<IdTable>>,
 }
 
@@ -66,6 +68,7 @@ impl Index {
             offsets32,
             offsets64,
             lookups: AtomicUsize::new(0),
+            building: AtomicBool::new(false),
             table: OnceLock::new(),
         })
     }
@@ -101,9 +104,13 @@ impl Index {
         if let Some(Some(table)) = self.table.get() {
             return table.find(self, id);
         }
-        if self.lookups.fetch_add(1, Ordering::Relaxed) >= TABLE_AFTER_LOOKUPS {
-            // Concurrent workers share one table; a build that fails (a damaged
-            // index) is remembered, and the search below is used instead.
+        if self.lookups.fetch_add(1, Ordering::Relaxed) >= TABLE_AFTER_LOOKUPS
+            && !self.building.swap(true, Ordering::Relaxed)
+        {
+            // One worker builds the table that all share, while the others go on
+            // searching (waiting for it left a core idle for the whole build). A
+            // build that fails (a damaged index) is remembered, and the search below
+            // is used instead.
             if let Some(table) = self.table.get_or_init(|| IdTable::build(self)) {
                 return table.find(self, id);
             }
