@@ -58,7 +58,8 @@ pub enum Error<E> {
 pub struct Plan {
     /// Worker threads at most (at least one is used).
     pub workers: usize,
-    /// Items a worker takes at a time: long runs keep its caches warm.
+    /// Items a worker takes at a time, at least: long runs keep its caches warm.
+    /// While much work remains, a worker takes more (see [`run`]).
     pub batch: usize,
 }
 
@@ -70,6 +71,46 @@ impl Plan {
         Plan {
             workers: workers.clamp(1, len.max(1)),
             batch: 1,
+        }
+    }
+}
+
+/// The items of a run not claimed yet, handed out by guided self-scheduling: each
+/// claim takes an equal share of half of what is left, and at least `least`. Runs
+/// are long while much remains (warm caches) and short at the end, where fixed
+/// batches left one worker finishing the last long run alone.
+struct Claims {
+    next: AtomicUsize,
+    len: usize,
+    least: usize,
+    workers: usize,
+}
+
+impl Claims {
+    fn new(len: usize, least: usize, workers: usize) -> Self {
+        Claims {
+            next: AtomicUsize::new(0),
+            len,
+            least,
+            workers,
+        }
+    }
+
+    /// The next run of items, `start..end`, or `None` when all are claimed.
+    fn claim(&self) -> Option<(usize, usize)> {
+        let mut start = self.next.load(Ordering::Relaxed);
+        loop {
+            let left = self.len.checked_sub(start).filter(|&left| left > 0)?;
+            let size = (left / (2 * self.workers)).max(self.least).min(left);
+            match self.next.compare_exchange_weak(
+                start,
+                start + size,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some((start, start + size)),
+                Err(now) => start = now,
+            }
         }
     }
 }
@@ -98,8 +139,6 @@ where
         return Ok(Vec::new());
     }
     let workers = plan.workers.clamp(1, len);
-    let batch = plan.batch.max(1);
-    let next = AtomicUsize::new(0);
     // Items after this one are skipped: the lowest failing item so far.
     let fail_at = AtomicUsize::new(usize::MAX);
     let stop = AtomicBool::new(false);
@@ -113,6 +152,7 @@ where
             }
         }
     };
+    let claims = Claims::new(len, plan.batch.max(1), workers);
     let work = || {
         let mut state = match init() {
             Ok(state) => state,
@@ -120,11 +160,13 @@ where
         };
         let mut local = Vec::new();
         'claim: while !stop.load(Ordering::Relaxed) {
-            let start = next.fetch_add(batch, Ordering::Relaxed);
-            if start >= len || start > fail_at.load(Ordering::Relaxed) {
+            let Some((start, end)) = claims.claim() else {
+                break;
+            };
+            if start > fail_at.load(Ordering::Relaxed) {
                 break;
             }
-            for item in start..(start + batch).min(len) {
+            for item in start..end {
                 if stop.load(Ordering::Relaxed) || item > fail_at.load(Ordering::Relaxed) {
                     break 'claim;
                 }
@@ -221,6 +263,27 @@ mod tests {
 
     fn never() -> bool {
         false
+    }
+
+    /// Claims cover every item once, in order; they shrink from a quarter of the
+    /// work (two workers) down to the least size, and only the last is shorter.
+    #[test]
+    fn claims_start_long_and_end_short() {
+        let claims = Claims::new(10_000, 256, 2);
+        let mut runs = Vec::new();
+        while let Some(run) = claims.claim() {
+            runs.push(run);
+        }
+        assert_eq!(runs[0], (0, 2500));
+        assert!(runs.windows(2).all(|w| w[0].1 == w[1].0));
+        assert_eq!(runs.last().map(|run| run.1), Some(10_000));
+        let sizes: Vec<usize> = runs.iter().map(|(start, end)| end - start).collect();
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        assert!(sizes[..sizes.len() - 1].iter().all(|&size| size >= 256));
+        assert!(claims.claim().is_none());
+        // Fewer items than the least size: one claim of them all.
+        let small = Claims::new(3, 256, 2);
+        assert_eq!((small.claim(), small.claim()), (Some((0, 3)), None));
     }
 
     #[test]
