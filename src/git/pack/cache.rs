@@ -132,32 +132,34 @@ impl DeltaCache {
 #[derive(Default)]
 pub(super) struct BufferPool {
     /// `classes[c]` holds empty buffers of capacity `1 << c`.
-    classes: Vec<Vec<Vec<u8>>>,
+    classes: Vec<Vec<Arc<Vec<u8>>>>,
     bytes: usize,
 }
 
 impl BufferPool {
-    /// An empty buffer with room for `size` bytes.
-    pub(super) fn take(&mut self, size: usize) -> Vec<u8> {
+    /// An empty buffer with room for `size` bytes, held by nothing else (fill it
+    /// through `Arc::make_mut`, which then never copies).
+    pub(super) fn take(&mut self, size: usize) -> Arc<Vec<u8>> {
         if size >= POOLED_BELOW {
-            return Vec::with_capacity(size);
+            return Arc::new(Vec::with_capacity(size));
         }
         let capacity = size.max(MIN_POOLED).next_power_of_two();
         let class = capacity.trailing_zeros() as usize;
         match self.classes.get_mut(class).and_then(Vec::pop) {
             Some(mut buffer) => {
                 self.bytes -= capacity;
-                buffer.clear();
+                Arc::make_mut(&mut buffer).clear();
                 buffer
             }
-            None => Vec::with_capacity(capacity),
+            None => Arc::new(Vec::with_capacity(capacity)),
         }
     }
 
-    /// Take back `object`'s buffer if nothing else holds it, up to `limit` bytes in
-    /// all (one cache generation's worth).
-    pub(super) fn give(&mut self, object: Arc<Vec<u8>>, limit: usize) {
-        let Ok(buffer) = Arc::try_unwrap(object) else {
+    /// Take back `object` if nothing else holds it, up to `limit` bytes in all (one
+    /// cache generation's worth). The `Arc` is kept with its buffer, so that reusing
+    /// it costs no allocation at all.
+    pub(super) fn give(&mut self, mut object: Arc<Vec<u8>>, limit: usize) {
+        let Some(buffer) = Arc::get_mut(&mut object) else {
             return;
         };
         let capacity = buffer.capacity();
@@ -172,7 +174,7 @@ impl BufferPool {
             self.classes.resize_with(class + 1, Vec::new);
         }
         self.bytes += capacity;
-        self.classes[class].push(buffer);
+        self.classes[class].push(object);
     }
 }
 
@@ -288,14 +290,14 @@ mod tests {
         assert_eq!(first.capacity(), 128);
         let address = first.as_ptr();
         let limit = INITIAL_BUDGET_BYTES / 2;
-        pool.give(Arc::new(first), limit);
+        pool.give(first, limit);
         let again = pool.take(70);
         assert_eq!(
             (again.as_ptr(), again.capacity(), again.len()),
             (address, 128, 0)
         );
         // Still held elsewhere: not pooled.
-        let shared = Arc::new(again);
+        let shared = again;
         let holder = Arc::clone(&shared);
         pool.give(shared, limit);
         assert_eq!(pool.bytes, 0);

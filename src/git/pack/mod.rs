@@ -220,9 +220,9 @@ impl PackReader {
                     let stream = input(data_at, at)?;
                     entry::check_size(stream, size, at).map_err(corrupt)?;
                     let mut data = pool.take(size);
-                    entry::inflate(inflaters.for_stream(stream), stream, size, at, &mut data)
+                    let buffer = Arc::make_mut(&mut data);
+                    entry::inflate(inflaters.for_stream(stream), stream, size, at, buffer)
                         .map_err(corrupt)?;
-                    let data = Arc::new(data);
                     deltas.remember((pack, at), (kind, data.clone()), pool);
                     break (kind, data);
                 }
@@ -260,8 +260,8 @@ impl PackReader {
                 .saturating_mul(data.len().max(127))
                 .min(entry::MAX_OBJECT_BYTES);
             let mut applied = pool.take(target_size.min(most));
-            entry::apply_delta_into(&data, scratch, &mut applied).ok_or_else(bad)?;
-            data = Arc::new(applied);
+            entry::apply_delta_into(&data, scratch, Arc::make_mut(&mut applied)).ok_or_else(bad)?;
+            data = applied;
             deltas.remember((pack, entry_offset), (kind, data.clone()), pool);
         }
         Ok((kind, data))
