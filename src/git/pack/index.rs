@@ -180,6 +180,8 @@ impl Index {
 struct IdTable {
     slots: Vec<Slot>,
     mask: usize,
+    /// `64 - log2(slots.len())`: see [`IdTable::home`].
+    shift: u32,
 }
 
 /// One slot of an [`IdTable`]: the whole id, so that a lookup reads nothing else
@@ -199,13 +201,14 @@ impl IdTable {
         let size = (index.count + index.count / 2).next_power_of_two().max(16);
         let mut slots = vec![Slot::default(); size];
         let mask = size - 1;
+        let shift = 64 - size.trailing_zeros();
         for position in 0..index.count {
             let name = index.name(position)?;
             let offset = be32(&index.map, index.offsets32 + position * 4)?;
             if offset == 0 {
                 return None;
             }
-            let mut slot = Self::hash(name) & mask;
+            let mut slot = Self::home(shift, name);
             while slots[slot].offset != 0 {
                 slot = (slot + 1) & mask;
             }
@@ -214,19 +217,23 @@ impl IdTable {
                 offset,
             };
         }
-        Some(IdTable { slots, mask })
+        Some(IdTable { slots, mask, shift })
     }
 
-    /// Slot hash from bytes 8.. (ids are uniform, so any bytes hash well).
-    fn hash(id: &[u8]) -> usize {
-        let mut hash = [0u8; std::mem::size_of::<usize>()];
-        hash.copy_from_slice(&id[8..8 + std::mem::size_of::<usize>()]);
-        usize::from_le_bytes(hash)
+    /// The slot where the probe for `id` starts: its first 8 bytes, scaled to the
+    /// table. Ids are uniform, so this spreads them as well as any hash; and as the
+    /// index lists ids sorted, the build fills the table front to back, where a
+    /// hash of other bytes wrote it in random order, a cache miss per id (3.5% of
+    /// a walk's time on nova).
+    fn home(shift: u32, id: &[u8]) -> usize {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&id[..8]);
+        usize::try_from(u64::from_be_bytes(prefix) >> shift).unwrap_or(0)
     }
 
     /// The pack offset of `id`, if the index lists it.
     fn find(&self, index: &Index, id: &[u8]) -> Option<u64> {
-        let mut slot = Self::hash(id) & self.mask;
+        let mut slot = Self::home(self.shift, id);
         loop {
             let entry = &self.slots[slot];
             if entry.offset == 0 {
@@ -237,5 +244,71 @@ impl IdTable {
             }
             slot = (slot + 1) & self.mask;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version 2 index of `ids` (sorted here), the `n`th at pack offset `12 + n`.
+    fn index_of(dir: &Path, mut ids: Vec<[u8; 20]>) -> (Index, Vec<[u8; 20]>) {
+        ids.sort_unstable();
+        ids.dedup();
+        let mut raw = vec![0xff, b't', b'O', b'c', 0, 0, 0, 2];
+        for bucket in 0..=255u8 {
+            let below = ids.iter().filter(|id| id[0] <= bucket).count();
+            raw.extend_from_slice(&u32::try_from(below).unwrap().to_be_bytes());
+        }
+        for id in &ids {
+            raw.extend_from_slice(id);
+        }
+        raw.extend(std::iter::repeat_n(0u8, 4 * ids.len()));
+        for n in 0..ids.len() {
+            raw.extend_from_slice(&u32::try_from(12 + n).unwrap().to_be_bytes());
+        }
+        raw.extend_from_slice(&[0u8; 40]);
+        let path = dir.join("pack-test.idx");
+        std::fs::write(&path, raw).unwrap();
+        (Index::open(&path).unwrap(), ids)
+    }
+
+    /// Through the search and through the table alike, every listed id gives its
+    /// offset and an absent one nothing, also where ids crowd one region of the
+    /// table and its probes wrap around from the last slot to the first.
+    #[test]
+    fn table_and_search_agree_when_ids_crowd_and_wrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ids = Vec::new();
+        for n in 0..300u32 {
+            let mut id = [0u8; 20];
+            // Most ids share their first bytes (the last slots, so probes wrap);
+            // the rest spread out.
+            id[0] = if n % 5 == 0 { (n % 251) as u8 } else { 0xff };
+            id[1] = if n % 5 == 0 { 0x10 } else { 0xff };
+            id[12..16].copy_from_slice(&n.to_be_bytes());
+            ids.push(id);
+        }
+        let (index, ids) = index_of(dir.path(), ids);
+        let absent: Vec<[u8; 20]> = (0..50u32)
+            .map(|n| {
+                let mut id = [0xffu8; 20];
+                id[16..].copy_from_slice(&n.to_be_bytes());
+                id
+            })
+            .collect();
+        for round in 0..2 {
+            for (n, id) in ids.iter().enumerate() {
+                let oid = Oid::from_bytes(id).unwrap();
+                assert_eq!(index.find(&oid), Some(12 + n as u64), "round {round}");
+            }
+            for id in &absent {
+                assert_eq!(index.find(&Oid::from_bytes(id).unwrap()), None);
+            }
+        }
+        assert!(index.has_table());
+        let table = index.table.get().unwrap().as_ref().unwrap();
+        // The crowd did wrap: some id of the last slots' region sits at the front.
+        assert!(table.slots[..8].iter().any(|slot| slot.id[0] == 0xff));
     }
 }
