@@ -8,7 +8,9 @@
 //! headers in offset order (from the pack's `.rev` reverse index when it has a valid
 //! one, else by sorting the index's offsets), keeps the entries that are whole
 //! commits, and stops once [`STOP_AFTER`] entries in a row held none. Those commits
-//! are then inflated and their headers parsed on the worker pool.
+//! are then inflated and their headers parsed on the worker pool, each only as far as
+//! its header when its first 256 bytes decide it
+//! ([`crate::git::commit::parse_header_prefix`]).
 //!
 //! The scan only learns sooner what the object reader would read anyway, with the
 //! same header parser ([`crate::git::commit::parse_header`]): whatever it cannot use
