@@ -3,7 +3,7 @@
 //! Reproduces `alembic-git-revisions` 13: dynamic migrations are chained in git add
 //! order after the single head of the purely static migrations, and a hybrid (a
 //! static migration whose parent is dynamic) is slotted in right after its target so
-//! that later dynamic migrations chain after it. With a pin file (see [`pins`]), the
+//! that later dynamic migrations chain after it. With a pin file (see [`super::pins`]), the
 //! pinned migrations keep their pinned parents and the others chain after them.
 
 use std::borrow::Cow;
