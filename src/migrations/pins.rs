@@ -80,7 +80,7 @@ pub struct PinSet {
 
 /// Errors of reading a pin file and of re-pinning. Each names the pin file. (A
 /// directory that contradicts its pins cannot be chained: that is a
-/// [`ChainError`].)
+/// [`super::chain::ChainError`].)
 #[derive(Debug, Error)]
 pub enum PinError {
     /// The file is not a valid pin file.
