@@ -38,46 +38,35 @@ pub struct CommitHeader {
 /// What git reports for the commit: "bogus commit object" (no tree line first),
 /// "bad tree pointer" or "bad parents".
 pub fn parse_header(data: &[u8]) -> Result<CommitHeader, &'static str> {
-    if data.len() <= TREE_LINE + 1 || !data.starts_with(b"tree ") || data[TREE_LINE] != b'\n' {
-        return Err("bogus commit object: it does not start with a tree line");
-    }
-    let tree = hex_oid(&data[5..TREE_LINE]).ok_or("bad tree pointer")?;
-    let mut rest = &data[TREE_LINE + 1..];
-    let mut parents = Vec::new();
-    while rest.len() > PARENT_LINE && rest.starts_with(b"parent ") {
-        if rest.len() <= PARENT_LINE + 1 || rest[PARENT_LINE] != b'\n' {
-            return Err("bad parents: a parent line that is not `parent <40 hex digits>`");
-        }
-        parents.push(
-            hex_oid(&rest[7..PARENT_LINE])
-                .ok_or("bad parents: a parent line that is not `parent <40 hex digits>`")?,
-        );
-        rest = &rest[PARENT_LINE + 1..];
-    }
-    Ok(CommitHeader { tree, parents })
+    // With every byte known, the prefix parse always answers.
+    parse_header_prefix(data, data.len()).unwrap_or(Err(BOGUS))
 }
+
+/// git's message for an object that does not start with a tree line.
+const BOGUS: &str = "bogus commit object: it does not start with a tree line";
+/// git's message for a malformed parent line.
+const BAD_PARENTS: &str = "bad parents: a parent line that is not `parent <40 hex digits>`";
 
 /// [`parse_header`] of a commit of `total` bytes, from `known`, its first bytes (what
 /// a partial inflate gives): `None` when they do not decide the answer, else exactly
-/// what [`parse_header`] of the whole object returns. Every length rule is judged
-/// on `total`, and a byte past `known` is never guessed.
+/// what [`parse_header`] of the whole object returns (it is this function with every
+/// byte known). Every length rule is judged on `total`, and a byte past `known` is
+/// never guessed.
 #[must_use]
 pub fn parse_header_prefix(
     known: &[u8],
     total: usize,
 ) -> Option<Result<CommitHeader, &'static str>> {
-    const BAD_PARENTS: &str = "bad parents: a parent line that is not `parent <40 hex digits>`";
-    if known.len() >= total {
-        return Some(parse_header(&known[..total]));
+    let known = &known[..known.len().min(total)];
+    // A tree line, and something after it.
+    if total <= TREE_LINE + 1 {
+        return Some(Err(BOGUS));
     }
-    // From here on total > known.len(): the object goes on past what is known.
     if known.len() <= TREE_LINE {
         return None;
     }
     if !known.starts_with(b"tree ") || known[TREE_LINE] != b'\n' {
-        return Some(Err(
-            "bogus commit object: it does not start with a tree line",
-        ));
+        return Some(Err(BOGUS));
     }
     let Some(tree) = hex_oid(&known[5..TREE_LINE]) else {
         return Some(Err("bad tree pointer"));
@@ -99,6 +88,7 @@ pub fn parse_header_prefix(
         if shown < 7 {
             return None;
         }
+        // A parent line must be whole and followed by something.
         if rest_total <= PARENT_LINE + 1 {
             return Some(Err(BAD_PARENTS));
         }
