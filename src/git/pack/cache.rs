@@ -92,11 +92,6 @@ impl DeltaCache {
         Some(object)
     }
 
-    /// The current budget in bytes.
-    pub(super) fn budget(&self) -> usize {
-        self.budget
-    }
-
     /// Keep `object`; the generation dropped to make room gives its buffers to
     /// `pool`.
     pub(super) fn remember(&mut self, key: EntryKey, object: Object, pool: &mut BufferPool) {
@@ -104,6 +99,7 @@ impl DeltaCache {
         if self.young_bytes + size > self.budget / 2 {
             if self.ghost_hits * THRASH_RATIO > self.misses && self.budget < MAX_BUDGET_BYTES {
                 self.budget = (self.budget * 2).min(MAX_BUDGET_BYTES);
+                pool.limit = self.budget / 2;
             }
             self.misses = 0;
             self.ghost_hits = 0;
@@ -113,13 +109,13 @@ impl DeltaCache {
             self.ghosts.reserve(dropped.len());
             for (key, (_, buffer)) in dropped {
                 self.ghosts.insert(key);
-                pool.give(buffer, self.budget / 2);
+                pool.give(buffer);
             }
             self.young_bytes = 0;
         }
         self.young_bytes += size;
         if let Some((_, replaced)) = self.young.insert(key, object) {
-            pool.give(replaced, self.budget / 2);
+            pool.give(replaced);
         }
     }
 }
@@ -129,11 +125,23 @@ impl DeltaCache {
 /// small objects while the caches drop as many: without the pool, the allocator
 /// returns each dropped generation to the system and takes it back page by page
 /// (a third of a worker's time on a real clone, in page faults and `mprotect`).
-#[derive(Default)]
 pub(super) struct BufferPool {
     /// `classes[c]` holds empty buffers of capacity `1 << c`.
     classes: Vec<Vec<Arc<Vec<u8>>>>,
     bytes: usize,
+    /// Bytes held at most: one generation of the [`DeltaCache`] it serves, which
+    /// raises it when its budget grows.
+    limit: usize,
+}
+
+impl Default for BufferPool {
+    fn default() -> Self {
+        BufferPool {
+            classes: Vec::new(),
+            bytes: 0,
+            limit: INITIAL_BUDGET_BYTES / 2,
+        }
+    }
 }
 
 impl BufferPool {
@@ -155,17 +163,16 @@ impl BufferPool {
         }
     }
 
-    /// Take back `object` if nothing else holds it, up to `limit` bytes in all (one
-    /// cache generation's worth). The `Arc` is kept with its buffer, so that reusing
-    /// it costs no allocation at all.
-    pub(super) fn give(&mut self, mut object: Arc<Vec<u8>>, limit: usize) {
+    /// Take back `object` if nothing else holds it, up to the pool's limit. The `Arc`
+    /// is kept with its buffer, so that reusing it costs no allocation at all.
+    pub(super) fn give(&mut self, mut object: Arc<Vec<u8>>) {
         let Some(buffer) = Arc::get_mut(&mut object) else {
             return;
         };
         let capacity = buffer.capacity();
         if !capacity.is_power_of_two()
             || !(MIN_POOLED..POOLED_BELOW).contains(&capacity)
-            || self.bytes + capacity > limit
+            || self.bytes + capacity > self.limit
         {
             return;
         }
@@ -206,9 +213,9 @@ impl RecentReads {
     }
 
     /// Remember `object` as `oid`, giving the one it replaces to `pool`.
-    pub(super) fn put(&mut self, oid: &Oid, object: Object, pool: &mut BufferPool, limit: usize) {
+    pub(super) fn put(&mut self, oid: &Oid, object: Object, pool: &mut BufferPool) {
         if let Some((_, (_, replaced))) = self.slots[Self::slot(oid)].replace((*oid, object)) {
-            pool.give(replaced, limit);
+            pool.give(replaced);
         }
     }
 }
@@ -256,22 +263,22 @@ mod tests {
             INITIAL_BUDGET_BYTES / 4 / 256,
             20,
         );
-        assert_eq!(cache.budget(), INITIAL_BUDGET_BYTES);
+        assert_eq!(cache.budget, INITIAL_BUDGET_BYTES);
         // Never read again (a server pack's stream of new trees): no growth either.
         for key in 1000..1000 + 4 * INITIAL_BUDGET_BYTES / 4096 {
             let key = (1, key as u64);
             assert!(cache.get(key, &mut pool).is_none());
             cache.remember(key, object(4096), &mut pool);
         }
-        assert_eq!(cache.budget(), INITIAL_BUDGET_BYTES);
+        assert_eq!(cache.budget, INITIAL_BUDGET_BYTES);
         // A little more than the budget, read in a cycle: misses fall on the
         // generation dropped last, and the budget doubles until it holds the set,
         // up to the maximum and no further.
-        let mut budgets = vec![cache.budget()];
+        let mut budgets = vec![cache.budget];
         for _ in 0..8 {
-            let keys = cache.budget() * 5 / 4 / 4096;
+            let keys = cache.budget * 5 / 4 / 4096;
             cycle(&mut cache, &mut pool, keys, 4096, 6);
-            budgets.push(cache.budget());
+            budgets.push(cache.budget);
         }
         assert!(budgets[1] > INITIAL_BUDGET_BYTES, "{budgets:?}");
         assert!(
@@ -279,6 +286,8 @@ mod tests {
             "never shrinks: {budgets:?}"
         );
         assert_eq!(budgets.last(), Some(&MAX_BUDGET_BYTES), "{budgets:?}");
+        // The pool keeps one generation of the grown cache.
+        assert_eq!(pool.limit, MAX_BUDGET_BYTES / 2);
     }
 
     /// Buffers nothing else holds come back for objects of their size class; shared
@@ -289,8 +298,7 @@ mod tests {
         let first = pool.take(100);
         assert_eq!(first.capacity(), 128);
         let address = first.as_ptr();
-        let limit = INITIAL_BUDGET_BYTES / 2;
-        pool.give(first, limit);
+        pool.give(first);
         let again = pool.take(70);
         assert_eq!(
             (again.as_ptr(), again.capacity(), again.len()),
@@ -299,18 +307,18 @@ mod tests {
         // Still held elsewhere: not pooled.
         let shared = again;
         let holder = Arc::clone(&shared);
-        pool.give(shared, limit);
+        pool.give(shared);
         assert_eq!(pool.bytes, 0);
         drop(holder);
-        pool.give(Arc::new(Vec::with_capacity(100)), limit);
+        pool.give(Arc::new(Vec::with_capacity(100)));
         assert_eq!(pool.bytes, 0);
         // Large objects are allocated exactly and never pooled.
         let large = pool.take(POOLED_BELOW + 1);
         assert_eq!(large.capacity(), POOLED_BELOW + 1);
         // The pool holds at most one cache generation.
-        for _ in 0..(limit / 4096 + 10) {
-            pool.give(Arc::new(Vec::with_capacity(4096)), limit);
+        for _ in 0..(pool.limit / 4096 + 10) {
+            pool.give(Arc::new(Vec::with_capacity(4096)));
         }
-        assert!(pool.bytes <= limit);
+        assert!(pool.bytes <= pool.limit);
     }
 }

@@ -172,8 +172,7 @@ impl PackReader {
         for pack in 0..self.set.packs.len() {
             if let Some(offset) = self.set.packs[pack].index.find(oid) {
                 let object = self.resolve(pack, offset)?;
-                let limit = self.deltas.budget() / 2;
-                self.recent.put(oid, object.clone(), &mut self.pool, limit);
+                self.recent.put(oid, object.clone(), &mut self.pool);
                 return Ok(Some(object));
             }
         }
